@@ -1,0 +1,28 @@
+//! `GET /health`: whether the database answers. No token needed.
+
+use lambda_http::{
+    Body, Request, Response,
+    http::{HeaderValue, StatusCode, header},
+};
+use serde_json::json;
+use shared::{ApiError, db::Database, http, routes};
+
+pub async fn handler(req: Request, db: &Database) -> Response<Body> {
+    http::handle(req, db, &routes::HEALTH, health).await
+}
+
+async fn health(_req: Request, db: &Database) -> Result<Response<Body>, ApiError> {
+    Ok(match db.ping().await {
+        Ok(()) => http::json_response(StatusCode::OK, &json!({ "status": "ok" })),
+        Err(_) => {
+            let mut response = http::json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "status": "unavailable" }),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    })
+}

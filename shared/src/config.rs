@@ -1,0 +1,239 @@
+//! Configuration from environment variables, read once at start.
+//!
+//! Every value is parsed up front so that a missing or malformed variable
+//! stops the process at init with a message naming it, instead of failing
+//! the first request.
+
+use std::{env, fmt, str::FromStr, time::Duration};
+
+/// A configuration problem, always naming the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+/// Where to read variables from: the process environment in production,
+/// a map in tests (tests run in parallel and must not share `env`).
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Source for Env {
+    fn get(&self, name: &str) -> Option<String> {
+        env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// Database settings.
+#[derive(Clone)]
+pub struct DbConfig {
+    pub url: String,
+    /// Connections kept per process. A Lambda environment serves one request
+    /// at a time, so 2 is plenty there; the local server raises it.
+    pub pool_max_size: usize,
+    pub connect_timeout: Duration,
+    /// Upper bound on one statement, enforced client-side so that it also
+    /// holds behind PgBouncer, which drops `options=-c statement_timeout`.
+    pub statement_timeout: Duration,
+    /// How long a request waits for a free pooled connection.
+    pub pool_wait_timeout: Duration,
+    /// A pooled connection idle longer than this is checked with one round
+    /// trip before reuse (it may have died while the Lambda was frozen).
+    pub idle_check_after: Duration,
+    /// PEM file of CA certificates trusted for TLS to the database, in
+    /// addition to the system's roots.
+    pub ca_file: Option<String>,
+}
+
+// The URL carries the password: never print it.
+impl fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("url", &"<redacted>")
+            .field("pool_max_size", &self.pool_max_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Token verification settings.
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub secret: String,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .finish()
+    }
+}
+
+/// Everything a task function needs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub db: DbConfig,
+    pub auth: AuthConfig,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&Env)
+    }
+
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            db: DbConfig::from_source(src)?,
+            auth: AuthConfig::from_source(src)?,
+        })
+    }
+}
+
+impl DbConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&Env)
+    }
+
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        let url = required(src, "DATABASE_URL")?;
+        // Parse now so a typo fails at start, with the variable named.
+        tokio_postgres::Config::from_str(&url).map_err(|e| ConfigError {
+            name: "DATABASE_URL",
+            reason: format!("not a valid PostgreSQL connection string ({e})"),
+        })?;
+        Ok(Self {
+            url,
+            pool_max_size: parsed(src, "DB_POOL_MAX_SIZE", 2, |n: &usize| *n >= 1)?,
+            connect_timeout: millis(src, "DB_CONNECT_TIMEOUT_MS", 3_000)?,
+            statement_timeout: millis(src, "DB_STATEMENT_TIMEOUT_MS", 5_000)?,
+            pool_wait_timeout: millis(src, "DB_POOL_TIMEOUT_MS", 3_000)?,
+            idle_check_after: millis(src, "DB_IDLE_CHECK_AFTER_MS", 10_000)?,
+            ca_file: optional(src, "DATABASE_CA_FILE"),
+        })
+    }
+}
+
+impl AuthConfig {
+    pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            secret: required(src, "BETTER_AUTH_SECRET")?,
+            issuer: optional(src, "JWT_ISSUER"),
+            audience: optional(src, "JWT_AUDIENCE"),
+            leeway: Duration::from_secs(parsed(src, "JWT_LEEWAY_SECONDS", 30, |_: &u64| true)?),
+        })
+    }
+}
+
+fn optional(src: &impl Source, name: &str) -> Option<String> {
+    src.get(name).filter(|v| !v.trim().is_empty())
+}
+
+fn required(src: &impl Source, name: &'static str) -> Result<String, ConfigError> {
+    optional(src, name).ok_or(ConfigError {
+        name,
+        reason: "is required but not set".into(),
+    })
+}
+
+fn parsed<T: FromStr>(
+    src: &impl Source,
+    name: &'static str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, ConfigError> {
+    let Some(raw) = optional(src, name) else {
+        return Ok(default);
+    };
+    raw.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|v| valid(v))
+        .ok_or_else(|| ConfigError {
+            name,
+            reason: format!("`{raw}` is not a valid value"),
+        })
+}
+
+fn millis(src: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    parsed(src, name, default, |ms: &u64| *ms >= 1).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn source(pairs: &[(&str, &str)]) -> impl Source {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn missing_variable_is_named() {
+        let err = Config::from_source(&source(&[("BETTER_AUTH_SECRET", "s")])).unwrap_err();
+        assert_eq!(err.name, "DATABASE_URL");
+        let err = Config::from_source(&source(&[("DATABASE_URL", "postgres://h/db")])).unwrap_err();
+        assert_eq!(err.name, "BETTER_AUTH_SECRET");
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let base = [
+            ("DATABASE_URL", "postgres://h/db"),
+            ("BETTER_AUTH_SECRET", "s"),
+        ];
+        for (name, value) in [
+            ("DATABASE_URL", "postgres://h/db?sslmode=bogus"),
+            ("DB_POOL_MAX_SIZE", "0"),
+            ("DB_POOL_MAX_SIZE", "many"),
+            ("DB_STATEMENT_TIMEOUT_MS", "-1"),
+            ("JWT_LEEWAY_SECONDS", "1.5"),
+        ] {
+            let mut pairs = base.to_vec();
+            pairs.retain(|(k, _)| *k != name);
+            pairs.push((name, value));
+            let err = Config::from_source(&source(&pairs)).unwrap_err();
+            assert_eq!(err.name, name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn defaults_apply_and_secrets_are_not_printed() {
+        let cfg = Config::from_source(&source(&[
+            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("BETTER_AUTH_SECRET", "topsecret"),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.db.pool_max_size, 2);
+        assert_eq!(cfg.auth.leeway, Duration::from_secs(30));
+        assert_eq!(cfg.auth.issuer, None);
+        let printed = format!("{cfg:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("topsecret"),
+            "{printed}"
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! The one error type of the API and the one place it becomes a response.
+
+use lambda_http::{
+    Body, Response,
+    http::{HeaderValue, StatusCode, header},
+};
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401. `token_present` decides whether `WWW-Authenticate` carries
+    /// `error="invalid_token"` (RFC 6750 §3.1: not when no token was sent).
+    #[error("{detail}")]
+    Unauthorized {
+        detail: &'static str,
+        token_present: bool,
+    },
+    #[error("this token does not grant access to another user's tasks")]
+    Forbidden,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("task not found")]
+    NotFound,
+    #[error("request body exceeds {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("the database is unavailable, retry shortly")]
+    Unavailable,
+    /// The cause is logged, never sent.
+    #[error("internal server error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(detail.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let mut response = crate::http::json_response(
+            self.status(),
+            &serde_json::json!({ "detail": self.to_string() }),
+        );
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthorized { token_present, .. } => {
+                let challenge = if token_present {
+                    r#"Bearer error="invalid_token""#
+                } else {
+                    "Bearer"
+                };
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            Self::Unavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,163 @@
+//! Versioned SQL migrations from `migrations/`, embedded in the binary.
+//!
+//! Each run takes a transaction-scoped advisory lock (two deploys cannot
+//! migrate at once, and it works through a transaction-mode pooler) and
+//! applies its work in one transaction: DDL in PostgreSQL is transactional,
+//! so a failed migration leaves nothing half-applied.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, Transaction, types::Type};
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    up: &'static str,
+    down: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            up: include_str!(concat!(
+                "../../migrations/",
+                stringify!($version),
+                "_",
+                $name,
+                ".up.sql"
+            )),
+            down: include_str!(concat!(
+                "../../migrations/",
+                stringify!($version),
+                "_",
+                $name,
+                ".down.sql"
+            )),
+        }
+    };
+}
+
+/// In order. A new file in `migrations/` must be listed here (a test checks).
+pub const MIGRATIONS: &[Migration] = &[migration!(0001, "create_users_and_tasks")];
+
+/// Any key unique to this project.
+const LOCK_KEY: i64 = 0x7461_736b_5f61_7069; // "task_api"
+
+/// Applies every pending migration; returns the versions applied.
+pub async fn up(client: &mut Client) -> Result<Vec<i64>, tokio_postgres::Error> {
+    let tx = locked(client).await?;
+    let applied = applied_versions(&tx).await?;
+    let mut done = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        tx.batch_execute(m.up).await?;
+        tx.query_typed(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[(&m.version, Type::INT8), (&m.name, Type::TEXT)],
+        )
+        .await?;
+        done.push(m.version);
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Reverts the latest applied migration; returns its version.
+pub async fn down(client: &mut Client) -> Result<Option<i64>, tokio_postgres::Error> {
+    let tx = locked(client).await?;
+    let applied = applied_versions(&tx).await?;
+    let Some(latest) = MIGRATIONS
+        .iter()
+        .rev()
+        .find(|m| applied.contains(&m.version))
+    else {
+        return Ok(None);
+    };
+    tx.batch_execute(latest.down).await?;
+    tx.query_typed(
+        "DELETE FROM schema_migrations WHERE version = $1",
+        &[(&latest.version, Type::INT8)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(latest.version))
+}
+
+/// Every known migration and when it was applied, if it was.
+pub async fn status(
+    client: &mut Client,
+) -> Result<Vec<(&'static Migration, Option<DateTime<Utc>>)>, tokio_postgres::Error> {
+    let tx = locked(client).await?;
+    let rows = tx
+        .query_typed("SELECT version, applied_at FROM schema_migrations", &[])
+        .await?;
+    let mut applied = Vec::with_capacity(rows.len());
+    for row in &rows {
+        applied.push((
+            row.try_get::<_, i64>(0)?,
+            row.try_get::<_, DateTime<Utc>>(1)?,
+        ));
+    }
+    tx.commit().await?;
+    Ok(MIGRATIONS
+        .iter()
+        .map(|m| {
+            (
+                m,
+                applied
+                    .iter()
+                    .find(|(v, _)| *v == m.version)
+                    .map(|(_, at)| *at),
+            )
+        })
+        .collect())
+}
+
+async fn locked(client: &mut Client) -> Result<Transaction<'_>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.query_typed(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[(&LOCK_KEY, Type::INT8)],
+    )
+    .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     bigint PRIMARY KEY,
+            name        text NOT NULL,
+            applied_at  timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    Ok(tx)
+}
+
+async fn applied_versions(tx: &Transaction<'_>) -> Result<Vec<i64>, tokio_postgres::Error> {
+    tx.query_typed("SELECT version FROM schema_migrations", &[])
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_in_migrations_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        let expected: Vec<String> = MIGRATIONS
+            .iter()
+            .flat_map(|m| {
+                ["down", "up"].map(|dir| format!("{:04}_{}.{dir}.sql", m.version, m.name))
+            })
+            .collect();
+        assert_eq!(files, expected);
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+    }
+}

@@ -1,0 +1,36 @@
+//! What a task function builds once per execution environment and keeps
+//! across warm invocations.
+
+use crate::{
+    StartupError,
+    auth::Authenticator,
+    config::Config,
+    db::{Database, DbSetupError},
+    tasks::TaskRepository,
+    telemetry,
+};
+
+pub struct AppState {
+    pub auth: Authenticator,
+    pub tasks: TaskRepository,
+}
+
+impl AppState {
+    pub fn new(config: &Config) -> Result<Self, DbSetupError> {
+        Ok(Self {
+            auth: Authenticator::new(&config.auth),
+            tasks: TaskRepository::new(Database::new(&config.db)?),
+        })
+    }
+
+    /// Reads the environment, builds the state and opens the first database
+    /// connection (a failure there is logged, not fatal). This is what every
+    /// task function's `main` calls.
+    pub async fn from_env() -> Result<Self, StartupError> {
+        telemetry::init();
+        let state = (|| Ok::<_, StartupError>(Self::new(&Config::from_env()?)?))()
+            .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
+        state.tasks.database().warm_up().await;
+        Ok(state)
+    }
+}

@@ -1,0 +1,278 @@
+//! Test harness: a fresh database per test on the real PostgreSQL that
+//! `scripts/test` starts (or `TEST_DATABASE_URL` / `DATABASE_URL`), the real
+//! `local-api` router on a random port, and real HS256 JWTs.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use local_api::{AllowedOrigins, Handlers, app};
+use serde_json::{Value, json};
+use shared::{
+    AppState,
+    config::{Config, DbConfig},
+    db::Database,
+};
+use tokio::net::TcpListener;
+
+pub use reqwest::{Method, StatusCode};
+
+/// The secret every test app verifies with.
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+/// The PostgreSQL server the tests may create databases on.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .expect("no database: run the tests with scripts/test, or set TEST_DATABASE_URL")
+}
+
+/// A database of its own for one test, migrated, dropped afterwards.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let name = format!("test_{}", uuid::Uuid::now_v7().simple());
+        let admin = admin_url();
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test server");
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let url = with_database(&admin, &name);
+        let db = Self { url, name };
+        let mut client = shared::db::connect(&db.config().db)
+            .await
+            .expect("connect to test db");
+        shared::migrations::up(&mut client).await.expect("migrate");
+        db
+    }
+
+    /// The variables a function would read, pointing at this database.
+    pub fn vars(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("DATABASE_URL".into(), self.url.clone()),
+            ("BETTER_AUTH_SECRET".into(), SECRET.into()),
+            ("DB_POOL_MAX_SIZE".into(), "16".into()),
+        ])
+    }
+
+    pub fn config(&self) -> Config {
+        config_from(&self.vars())
+    }
+
+    /// A plain client for checking what the API wrote.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        shared::db::connect(&self.config().db)
+            .await
+            .expect("connect to test db")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, name) = (admin_url(), self.name.clone());
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                    .await
+                    .ok()?;
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// `admin`'s URL with another database name.
+fn with_database(admin: &str, name: &str) -> String {
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+pub fn config_from(vars: &HashMap<String, String>) -> Config {
+    Config::from_source(&|k: &str| vars.get(k).cloned()).expect("test config")
+}
+
+/// The API served over real HTTP by the local server's router.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: Arc<AppState>,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// With extra or changed variables (e.g. `JWT_ISSUER`).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -> Self {
+        let db = TestDb::new().await;
+        let mut vars = db.vars();
+        adjust(&mut vars);
+        let config = config_from(&vars);
+        let state = Arc::new(AppState::new(&config).expect("state"));
+        let base = serve(
+            state.clone(),
+            Database::new(&config.db).expect("db"),
+            origins(),
+        )
+        .await;
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            state,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with a valid token for `user`.
+    pub fn request(&self, method: Method, path: &str, user: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(token(user))
+    }
+
+    /// Creates a task through the API and returns its JSON.
+    pub async fn create(&self, user: &str, title: &str) -> Value {
+        let response = self
+            .request(Method::POST, &format!("/api/{user}/tasks"), user)
+            .json(&json!({ "title": title }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("json")
+    }
+
+    /// Number of tasks stored for `user`, read straight from the database.
+    pub async fn stored_tasks(&self, user: &str) -> i64 {
+        let client = self.db.client().await;
+        client
+            .query_one("SELECT count(*) FROM tasks WHERE user_id = $1", &[&user])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}
+
+/// The origins test apps allow.
+pub fn origins() -> AllowedOrigins {
+    AllowedOrigins::parse("http://allowed.example").expect("origins")
+}
+
+/// Serves the local-api router on a random loopback port; returns its base URL.
+pub async fn serve(state: Arc<AppState>, db: Database, origins: AllowedOrigins) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = app(Handlers { state, db }, origins);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A valid HS256 token for `sub`, an hour long.
+pub fn token(sub: &str) -> String {
+    sign(json!({ "sub": sub, "iat": now(), "exp": now() + 3600 }))
+}
+
+/// Any claims, signed HS256 with the test secret.
+pub fn sign(claims: Value) -> String {
+    sign_with(Algorithm::HS256, SECRET.as_bytes(), claims)
+}
+
+pub fn sign_with(alg: Algorithm, secret: &[u8], claims: Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(alg),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("sign")
+}
+
+/// A database config that points at a port where nothing listens.
+pub fn unreachable_db() -> DbConfig {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port(); // released when the listener drops: nothing listens there
+    let vars = HashMap::from([
+        (
+            "DATABASE_URL".to_owned(),
+            format!("postgres://postgres@127.0.0.1:{port}/none?sslmode=disable"),
+        ),
+        ("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned()),
+        ("DB_CONNECT_TIMEOUT_MS".to_owned(), "500".to_owned()),
+    ]);
+    config_from(&vars).db
+}
+
+pub const ALL_TASK_ROUTES: [(&str, &str); 6] = [
+    ("GET", ""),
+    ("POST", ""),
+    ("GET", "/{id}"),
+    ("PUT", "/{id}"),
+    ("DELETE", "/{id}"),
+    ("PATCH", "/{id}/complete"),
+];
+
+/// Every task route for `user` and `task_id`, with a body where one is needed.
+pub fn task_routes(user: &str, task_id: &str) -> Vec<(Method, String, Option<Value>)> {
+    ALL_TASK_ROUTES
+        .iter()
+        .map(|(method, suffix)| {
+            let path = format!("/api/{user}/tasks{}", suffix.replace("{id}", task_id));
+            let body = match *method {
+                "POST" => Some(json!({ "title": "x" })),
+                "PUT" => Some(json!({ "title": "changed" })),
+                _ => None,
+            };
+            (
+                Method::from_bytes(method.as_bytes()).expect("method"),
+                path,
+                body,
+            )
+        })
+        .collect()
+}
+
+pub fn wait(ms: u64) -> tokio::time::Sleep {
+    tokio::time::sleep(Duration::from_millis(ms))
+}
