@@ -1,0 +1,145 @@
+//! template.yaml, the `cargo lambda watch` router, the route table that
+//! local-api serves, and events/ all name the same routes and functions.
+
+use std::{collections::BTreeSet, fs};
+
+use integration_tests::*;
+use serde_json::Value;
+use shared::routes::ROUTES;
+use yaml_rust2::{Yaml, YamlLoader};
+
+type RouteSet = BTreeSet<(String, String, String)>;
+
+fn root(path: &str) -> String {
+    format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn route_table() -> RouteSet {
+    ROUTES
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                r.function.to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn template() -> Yaml {
+    let text = fs::read_to_string(root("template.yaml")).unwrap();
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+#[test]
+fn template_routes_match_the_route_table() {
+    let template = template();
+    let mut routes = RouteSet::new();
+    let resources = template["Resources"].as_hash().unwrap();
+    for (name, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap();
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{name}"
+        );
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert!(
+            fs::metadata(root(&format!("functions/{binary}/src/main.rs"))).is_ok(),
+            "{name} names binary {binary}, which is not in functions/"
+        );
+        for (_, event) in resource["Properties"]["Events"].as_hash().unwrap() {
+            assert_eq!(event["Type"].as_str(), Some("HttpApi"));
+            let props = &event["Properties"];
+            routes.insert((
+                props["Method"].as_str().unwrap().to_owned(),
+                props["Path"].as_str().unwrap().to_owned(),
+                binary.to_owned(),
+            ));
+        }
+    }
+    assert_eq!(routes, route_table());
+
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    for secret in ["DatabaseUrl", "BetterAuthSecret"] {
+        assert_eq!(
+            template["Parameters"][secret]["NoEcho"].as_bool(),
+            Some(true),
+            "{secret}"
+        );
+    }
+    let cors = &template["Resources"]["TaskApi"]["Properties"]["CorsConfiguration"];
+    let headers: Vec<&str> = cors["AllowHeaders"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert!(headers.contains(&"authorization") && headers.contains(&"content-type"));
+}
+
+#[test]
+fn watch_router_matches_the_route_table() {
+    let manifest: toml::Table = fs::read_to_string(root("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut routes = RouteSet::new();
+    for (path, entries) in router {
+        for entry in entries.as_array().unwrap() {
+            routes.insert((
+                entry["method"].as_str().unwrap().to_owned(),
+                path.clone(),
+                entry["function"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    assert_eq!(routes, route_table());
+}
+
+#[test]
+fn every_function_has_an_event_fixture_for_its_route() {
+    for route in ROUTES {
+        let text = fs::read_to_string(root(&format!("events/{}.json", route.function))).unwrap();
+        let event: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(event["routeKey"], route.key);
+        assert_eq!(event["requestContext"]["http"]["method"], route.method);
+    }
+}
+
+#[tokio::test]
+async fn local_api_serves_every_route_of_the_table() {
+    let app = TestApp::spawn().await;
+    for route in ROUTES {
+        let path = route
+            .path
+            .replace("{user_id}", "u1")
+            .replace("{task_id}", &uuid::Uuid::now_v7().to_string());
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let response = app
+            .http
+            .request(method, app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        // Reaching the handler: a token is asked for (or health answers).
+        let expected = if route.function == "health" {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(response.status(), expected, "{}", route.key);
+    }
+}

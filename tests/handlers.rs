@@ -1,0 +1,98 @@
+//! The handlers are plain async functions of (request, state): called here
+//! directly with the API Gateway events in events/, as Lambda would.
+
+use std::{collections::HashMap, fs};
+
+use integration_tests::*;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::Value;
+use shared::{AppState, db::Database};
+
+/// The secret the fixtures' long-lived dev token is signed with.
+const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
+
+fn fixture(function: &str, task_id: Option<&str>) -> Request {
+    let mut text = fs::read_to_string(format!(
+        "{}/../events/{function}.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    if let Some(id) = task_id {
+        text = text.replace("0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e", id);
+    }
+    lambda_http::request::from_str(&text).unwrap()
+}
+
+fn json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+#[tokio::test]
+async fn every_event_fixture_runs_through_its_handler() {
+    let db = TestDb::new().await;
+    let mut vars = db.vars();
+    vars.insert("BETTER_AUTH_SECRET".into(), DEV_SECRET.into());
+    let config = config_from(&vars);
+    let state = AppState::new(&config).unwrap();
+
+    let created = create_task::handler(fixture("create-task", None), &state).await;
+    assert_eq!(created.status(), 201);
+    let task = json(&created);
+    assert_eq!(task["title"], "Buy milk");
+    assert_eq!(task["user_id"], "demo-user");
+    let id = task["id"].as_str().unwrap().to_owned();
+
+    let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;
+    assert_eq!(
+        (response.status().as_u16(), json(&response)),
+        (200, task.clone())
+    );
+
+    let response = list_tasks::handler(fixture("list-tasks", None), &state).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(&response), Value::Array(vec![task]));
+
+    let response = update_task::handler(fixture("update-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(&response)["title"], "Buy oat milk");
+    assert_eq!(json(&response)["completed"], true);
+
+    let response = complete_task::handler(fixture("complete-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(&response)["completed"], false, "toggled back");
+
+    let response = delete_task::handler(fixture("delete-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 204);
+    let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 404);
+
+    let response =
+        health::handler(fixture("health", None), &Database::new(&config.db).unwrap()).await;
+    assert_eq!(
+        (response.status().as_u16(), json(&response)),
+        (200, serde_json::json!({ "status": "ok" }))
+    );
+}
+
+#[tokio::test]
+async fn a_handler_called_with_a_bare_request_checks_auth_first() {
+    // As cargo-lambda's template tests do: Request::default() plus path parameters.
+    let db = TestDb::new().await;
+    let state = AppState::new(&db.config()).unwrap();
+    let request = Request::default()
+        .with_path_parameters(HashMap::from([("user_id".to_owned(), "u1".to_owned())]));
+    let response = list_tasks::handler(request, &state).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+
+    let mut request = Request::default().with_path_parameters(HashMap::from([
+        ("user_id".to_owned(), "u1".to_owned()),
+        ("task_id".to_owned(), "nope".to_owned()),
+    ]));
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", token("u1")).parse().unwrap(),
+    );
+    let response = get_task::handler(request, &state).await;
+    assert_eq!(response.status(), 400);
+}
