@@ -10,8 +10,8 @@ const RETRY_AFTER_SECONDS: &str = "1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 401. `token_present` decides whether `WWW-Authenticate` carries
-    /// `error="invalid_token"` (RFC 6750 §3.1: not when no token was sent).
+    /// Bad or missing token: `token_present` decides whether the challenge
+    /// carries `error="invalid_token"` (RFC 6750 §3.1: not when none was sent).
     #[error("{detail}")]
     Unauthorized {
         detail: &'static str,

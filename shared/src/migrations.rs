@@ -16,20 +16,14 @@ pub struct Migration {
 }
 
 macro_rules! migration {
-    ($version:literal, $name:literal) => {
+    ($version:literal, $prefix:literal, $name:literal) => {
         Migration {
             version: $version,
             name: $name,
-            up: include_str!(concat!(
-                "../../migrations/",
-                stringify!($version),
-                "_",
-                $name,
-                ".up.sql"
-            )),
+            up: include_str!(concat!("../../migrations/", $prefix, "_", $name, ".up.sql")),
             down: include_str!(concat!(
                 "../../migrations/",
-                stringify!($version),
+                $prefix,
                 "_",
                 $name,
                 ".down.sql"
@@ -39,7 +33,7 @@ macro_rules! migration {
 }
 
 /// In order. A new file in `migrations/` must be listed here (a test checks).
-pub const MIGRATIONS: &[Migration] = &[migration!(0001, "create_users_and_tasks")];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001", "create_users_and_tasks")];
 
 /// Any key unique to this project.
 const LOCK_KEY: i64 = 0x7461_736b_5f61_7069; // "task_api"

@@ -148,10 +148,10 @@ fn json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiError> 
     if bytes.is_empty() {
         return Ok(None);
     }
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
-        if !is_json(content_type.to_str().unwrap_or_default()) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
+    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE)
+        && !is_json(content_type.to_str().unwrap_or_default())
+    {
+        return Err(ApiError::UnsupportedMediaType);
     }
     parse_json(bytes).map(Some)
 }
@@ -165,10 +165,10 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // serde's derived structs also accept an array of the fields in order
     // (`[true]` as `{"completed": true}`): every body here is an object.
     let first = bytes.iter().find(|b| !b" \t\r\n".contains(b));
-    if first.is_some_and(|b| *b != b'{') {
-        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
-            return Err(ApiError::bad_request("request body must be a JSON object"));
-        }
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(ApiError::bad_request("request body must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {

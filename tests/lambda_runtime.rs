@@ -1,0 +1,154 @@
+//! Every real function binary, under `cargo lambda watch`'s Lambda runtime
+//! emulator, invoked with its events/ fixture through `cargo lambda invoke`.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use integration_tests::*;
+use serde_json::Value;
+
+const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
+const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Kills the child when dropped, so a failed assertion leaves nothing behind.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn emulator(port: u16) -> Running {
+    let child = Command::new("cargo")
+        .args([
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "--invoke-address",
+            "127.0.0.1",
+        ])
+        .args(["--invoke-port", &port.to_string()])
+        .current_dir(workspace())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cargo lambda is installed by scripts/install-tools");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the emulator did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Running(child)
+}
+
+/// The function binary, attached to the emulator as its (only) function.
+fn function(name: &str, port: u16, database_url: &str) -> Running {
+    let binary = workspace().join("target/debug").join(name);
+    let child = Command::new(&binary)
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("http://127.0.0.1:{port}/.rt"),
+        )
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("DATABASE_URL", database_url)
+        .env("BETTER_AUTH_SECRET", DEV_SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {} (scripts/test builds it): {e}", binary.display()));
+    Running(child)
+}
+
+fn invoke(port: u16, fixture: &str, task_id: &str) -> Value {
+    let text = std::fs::read_to_string(workspace().join("events").join(format!("{fixture}.json")))
+        .unwrap()
+        .replace(FIXTURE_TASK_ID, task_id);
+    let file = std::env::temp_dir().join(format!("{fixture}-{}.json", uuid::Uuid::now_v7()));
+    std::fs::write(&file, text).unwrap();
+    let output: Output = Command::new("cargo")
+        .args([
+            "lambda",
+            "invoke",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+        ])
+        .arg("--data-file")
+        .arg(&file)
+        .arg("_")
+        .current_dir(workspace())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "invoke {fixture}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_function_binary_answers_its_fixture_under_the_emulator() {
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    // Blocking work (processes) off the async runtime.
+    tokio::task::spawn_blocking(move || {
+        let mut task_id = FIXTURE_TASK_ID.to_owned();
+        for (name, expected) in [
+            ("health", 200),
+            ("create-task", 201),
+            ("list-tasks", 200),
+            ("get-task", 200),
+            ("update-task", 200),
+            ("complete-task", 200),
+            ("delete-task", 204),
+        ] {
+            // A fresh emulator per function: each binary registers as `_`.
+            let port = free_port();
+            let _emulator = emulator(port);
+            let _function = function(name, port, &url);
+            let response = invoke(port, name, &task_id);
+            assert_eq!(response["statusCode"], expected, "{name}: {response}");
+            if name == "create-task" {
+                let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+                task_id = body["id"].as_str().unwrap().to_owned();
+                assert!(
+                    response["headers"]["location"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&task_id)
+                );
+            }
+            if name == "list-tasks" {
+                let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+                assert_eq!(body[0]["id"], task_id.as_str());
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
