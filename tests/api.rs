@@ -56,14 +56,7 @@ async fn create_returns_201_with_location_and_the_task() {
     assert_eq!(keys.len(), 7, "exactly the contract's fields: {keys:?}");
 
     // Location names the task: following it returns the same task.
-    let fetched: Value = app
-        .request(Method::GET, &location, user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&location, user).await;
     assert_eq!(fetched, task);
 }
 
@@ -107,14 +100,7 @@ async fn list_is_newest_first_and_empty_for_a_new_user() {
     for i in 0..5 {
         ids.push(app.create("u1", &format!("task {i}")).await["id"].clone());
     }
-    let listed: Vec<Value> = app
-        .request(Method::GET, "/api/u1/tasks", "u1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = app.get_json("/api/u1/tasks", "u1").await;
     let listed_ids: Vec<Value> = listed.iter().map(|t| t["id"].clone()).collect();
     ids.reverse();
     assert_eq!(listed_ids, ids);
@@ -204,14 +190,7 @@ async fn put_changes_only_the_fields_sent_and_moves_updated_at() {
     let response = put(json!({})).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
-    let stored: Value = app
-        .request(Method::GET, &path, "u1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = app.get_json(&path, "u1").await;
     assert_eq!(stored, cleared, "the 400 changed nothing");
 
     let missing = format!("/api/u1/tasks/{}", uuid::Uuid::now_v7());

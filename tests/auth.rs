@@ -271,13 +271,8 @@ async fn another_users_path_is_403_on_every_route() {
         assert!(response.json::<Value>().await.unwrap()["detail"].is_string());
     }
     let stored: Value = app
-        .request(Method::GET, &format!("/api/alice/tasks/{id}"), "alice")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/alice/tasks/{id}"), "alice")
+        .await;
     assert_eq!(stored, task, "alice's task is untouched");
     assert_eq!(app.stored_tasks("alice").await, 1);
     assert_eq!(app.stored_tasks("bob").await, 0);

@@ -60,13 +60,6 @@ async fn a_hundred_concurrent_creates_make_a_hundred_tasks() {
         assert_eq!(response.unwrap().status(), StatusCode::CREATED);
     }
     assert_eq!(app.stored_tasks("newcomer").await, 100);
-    let listed: Vec<Value> = app
-        .request(Method::GET, "/api/newcomer/tasks", "newcomer")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = app.get_json("/api/newcomer/tasks", "newcomer").await;
     assert_eq!(listed.len(), 100);
 }

@@ -32,22 +32,10 @@ async fn another_users_task_through_own_path_is_404_and_untouched() {
     }
 
     let stored: Value = app
-        .request(Method::GET, &format!("/api/alice/tasks/{id}"), "alice")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/alice/tasks/{id}"), "alice")
+        .await;
     assert_eq!(stored, alice_task);
-    let bobs: Vec<Value> = app
-        .request(Method::GET, "/api/bob/tasks", "bob")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs: Vec<Value> = app.get_json("/api/bob/tasks", "bob").await;
     assert_eq!(bobs, vec![bob_task]);
 }
 
@@ -58,14 +46,7 @@ async fn listing_shows_only_the_callers_tasks() {
         app.create("alice", &format!("a{i}")).await;
         app.create("bob", &format!("b{i}")).await;
     }
-    let alices: Vec<Value> = app
-        .request(Method::GET, "/api/alice/tasks", "alice")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let alices: Vec<Value> = app.get_json("/api/alice/tasks", "alice").await;
     assert_eq!(alices.len(), 3);
     assert!(
         alices

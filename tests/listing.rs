@@ -88,14 +88,7 @@ async fn completed_filter_applies_and_survives_paging() {
     assert_eq!(first.len(), 2);
     let link = link.unwrap();
     assert!(link.contains("completed=true"), "{link}");
-    let rest: Vec<Value> = app
-        .request(Method::GET, &next_path(&link), "u1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: Vec<Value> = app.get_json(&next_path(&link), "u1").await;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["completed"], true);
 }
@@ -160,14 +153,7 @@ async fn default_page_is_1000_tasks() {
     assert_eq!(tasks.len(), 1000);
     assert_eq!(tasks[0]["title"], "seed 1");
     let link = link.expect("the 1001st task follows");
-    let rest: Vec<Value> = app
-        .request(Method::GET, &next_path(&link), "u1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: Vec<Value> = app.get_json(&next_path(&link), "u1").await;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["title"], "seed 1001");
 }

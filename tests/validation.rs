@@ -97,14 +97,7 @@ async fn nul_characters_are_400_and_nothing_is_written() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.stored_tasks("u1").await, 1);
-    let stored: Value = app
-        .request(Method::GET, &path, "u1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = app.get_json(&path, "u1").await;
     assert_eq!(stored, task);
 }
 

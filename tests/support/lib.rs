@@ -163,6 +163,16 @@ impl TestApp {
             .bearer_auth(token(user))
     }
 
+    /// The JSON body of a GET with `user`'s token.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, user: &str) -> T {
+        let response = self
+            .request(Method::GET, path, user)
+            .send()
+            .await
+            .expect("send");
+        response.json().await.expect("json body")
+    }
+
     /// Creates a task through the API and returns its JSON.
     pub async fn create(&self, user: &str, title: &str) -> Value {
         let response = self
