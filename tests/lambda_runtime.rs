@@ -152,3 +152,25 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
     .await
     .unwrap();
 }
+
+#[test]
+fn a_function_without_its_configuration_stops_at_init_naming_the_variable() {
+    for (missing, present) in [
+        ("DATABASE_URL", "BETTER_AUTH_SECRET"),
+        ("BETTER_AUTH_SECRET", "DATABASE_URL"),
+    ] {
+        let output = Command::new(workspace().join("target/debug/get-task"))
+            .env_remove(missing)
+            .env(present, "postgres://127.0.0.1:1/x")
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:1")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(
+            text.contains(missing) && text.contains("required"),
+            "{text}"
+        );
+    }
+}

@@ -52,7 +52,7 @@ impl Database {
         pg.connect_timeout(cfg.connect_timeout);
         pg.application_name("task-api");
         let manager = Manager::from_config(
-            pg.clone(),
+            pg,
             tls_connector(cfg)?,
             ManagerConfig {
                 // `Fast` only checks whether the socket is known to be closed.
