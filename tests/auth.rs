@@ -231,16 +231,7 @@ async fn user_ids_are_opaque_strings_up_to_255_characters() {
         );
         let task: Value = response.json().await.unwrap();
         assert_eq!(task["user_id"], user);
-        let listed: Value = app
-            .http
-            .get(app.url(&location))
-            .bearer_auth(token(user))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed: Value = app.get_json(&location, user).await;
         assert_eq!(listed["id"], task["id"]);
     }
 }

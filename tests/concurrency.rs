@@ -22,17 +22,11 @@ async fn fifty_concurrent_toggles_keep_parity() {
         );
     }
     let stored: Value = app
-        .request(
-            Method::GET,
+        .get_json(
             &format!("/api/u1/tasks/{}", task["id"].as_str().unwrap()),
             "u1",
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         stored["completed"], false,
         "an even number of toggles ends where it started"

@@ -6,7 +6,7 @@ use std::{collections::HashMap, fs};
 use integration_tests::*;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
-use shared::{AppState, db::Database};
+use shared::AppState;
 
 /// The secret the fixtures' long-lived dev token is signed with.
 const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
@@ -66,8 +66,7 @@ async fn every_event_fixture_runs_through_its_handler() {
     let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;
     assert_eq!(response.status(), 404);
 
-    let response =
-        health::handler(fixture("health", None), &Database::new(&config.db).unwrap()).await;
+    let response = health::handler(fixture("health", None), state.tasks.database()).await;
     assert_eq!(
         (response.status().as_u16(), json(&response)),
         (200, serde_json::json!({ "status": "ok" }))

@@ -5,23 +5,15 @@ use std::{sync::Arc, time::Instant};
 
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::{AppState, config::Config, db::Database};
+use shared::AppState;
 
 #[tokio::test]
 async fn unreachable_database_is_503_on_every_route_and_health() {
-    let db = unreachable_db();
-    let config = Config {
-        db: db.clone(),
-        auth: config_from(&std::collections::HashMap::from([
-            ("DATABASE_URL".to_owned(), db.url.clone()),
-            ("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned()),
-        ]))
-        .auth,
-    };
+    let config = unreachable_config();
     // Starting while the database is down works: the pool connects lazily.
     let state = Arc::new(AppState::new(&config).unwrap());
     state.tasks.database().warm_up().await;
-    let base = serve(state, Database::new(&db).unwrap(), origins()).await;
+    let base = serve(state, origins()).await;
     let http = reqwest::Client::new();
 
     let response = http.get(format!("{base}/health")).send().await.unwrap();

@@ -83,9 +83,13 @@ pub struct Page {
 }
 
 /// `updated_at` moves forward on every change, strictly, even when two
-/// changes fall in the same microsecond.
-const TOUCH: &str =
-    "updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')";
+/// changes fall in the same microsecond. A macro, so that the statements
+/// using it are still `&'static str` built at compile time.
+macro_rules! touch {
+    () => {
+        "updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')"
+    };
+}
 
 #[derive(Clone)]
 pub struct TaskRepository {
@@ -187,21 +191,21 @@ impl TaskRepository {
         id: Uuid,
         changes: &TaskChanges,
     ) -> Result<Option<Task>, ApiError> {
-        let sql = format!(
+        const SQL: &str = concat!(
             "UPDATE tasks SET
                 title = COALESCE($3, title),
                 description = CASE WHEN $4 THEN $5 ELSE description END,
-                completed = COALESCE($6, completed),
-                {TOUCH}
-            WHERE user_id = $1 AND id = $2
+                completed = COALESCE($6, completed), ",
+            touch!(),
+            " WHERE user_id = $1 AND id = $2
             RETURNING id, user_id, title, description, completed, created_at, updated_at"
         );
         let set_description = changes.description.is_some();
-        let description = changes.description.clone().flatten();
+        let description = changes.description.as_ref().and_then(Option::as_ref);
         let row = self
             .db
             .query_opt(
-                &sql,
+                SQL,
                 &[
                     (&user.as_str(), Type::TEXT),
                     (&id, Type::UUID),
@@ -236,12 +240,13 @@ impl TaskRepository {
         user: &UserId,
         id: Uuid,
     ) -> Result<Option<Task>, ApiError> {
-        let sql = format!(
-            "UPDATE tasks SET completed = NOT completed, {TOUCH}
-            WHERE user_id = $1 AND id = $2
+        const SQL: &str = concat!(
+            "UPDATE tasks SET completed = NOT completed, ",
+            touch!(),
+            " WHERE user_id = $1 AND id = $2
             RETURNING id, user_id, title, description, completed, created_at, updated_at"
         );
-        self.one(&sql, user, id).await
+        self.one(SQL, user, id).await
     }
 
     /// Whether a task was deleted.

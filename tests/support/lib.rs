@@ -5,13 +5,9 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use local_api::{AllowedOrigins, Handlers, app};
+use local_api::{AllowedOrigins, app};
 use serde_json::{Value, json};
-use shared::{
-    AppState,
-    config::{Config, DbConfig},
-    db::Database,
-};
+use shared::{AppState, config::Config};
 use tokio::net::TcpListener;
 
 pub use reqwest::{Method, StatusCode};
@@ -138,12 +134,7 @@ impl TestApp {
         adjust(&mut vars);
         let config = config_from(&vars);
         let state = Arc::new(AppState::new(&config).expect("state"));
-        let base = serve(
-            state.clone(),
-            Database::new(&config.db).expect("db"),
-            origins(),
-        )
-        .await;
+        let base = serve(state.clone(), origins()).await;
         Self {
             base,
             http: reqwest::Client::new(),
@@ -202,10 +193,10 @@ pub fn origins() -> AllowedOrigins {
 }
 
 /// Serves the local-api router on a random loopback port; returns its base URL.
-pub async fn serve(state: Arc<AppState>, db: Database, origins: AllowedOrigins) -> String {
+pub async fn serve(state: Arc<AppState>, origins: AllowedOrigins) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let router = app(Handlers { state, db }, origins);
+    let router = app(state, origins);
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}")
 }
@@ -236,8 +227,8 @@ pub fn sign_with(alg: Algorithm, secret: &[u8], claims: Value) -> String {
     .expect("sign")
 }
 
-/// A database config that points at a port where nothing listens.
-pub fn unreachable_db() -> DbConfig {
+/// A config whose database is a port where nothing listens.
+pub fn unreachable_config() -> Config {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -251,7 +242,7 @@ pub fn unreachable_db() -> DbConfig {
         ("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned()),
         ("DB_CONNECT_TIMEOUT_MS".to_owned(), "500".to_owned()),
     ]);
-    config_from(&vars).db
+    config_from(&vars)
 }
 
 pub const ALL_TASK_ROUTES: [(&str, &str); 6] = [

@@ -26,7 +26,6 @@ use percent_encoding::percent_decode_str;
 use serde_json::json;
 use shared::{
     AppState,
-    db::Database,
     routes::{ROUTES, Route},
 };
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -37,13 +36,6 @@ pub mod token;
 /// function, which applies the API's 64 KiB rule (after authentication).
 /// Past this larger bound the local server answers 413 itself.
 const MAX_LOCAL_BODY: usize = 1024 * 1024;
-
-/// What the handlers need.
-#[derive(Clone)]
-pub struct Handlers {
-    pub state: Arc<AppState>,
-    pub db: Database,
-}
 
 /// Which origins may call the API from a browser.
 #[derive(Clone, Debug)]
@@ -80,9 +72,10 @@ impl AllowedOrigins {
 
 /// The router: every route of `shared::routes::ROUTES`, CORS, and JSON
 /// 404/405 answers for anything else.
-pub fn app(handlers: Handlers, origins: AllowedOrigins) -> Router {
+pub fn app(state: Arc<AppState>, origins: AllowedOrigins) -> Router {
     let mut router = Router::new();
     let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
+    paths.sort_unstable();
     paths.dedup();
     for path in paths {
         let routes: Vec<&'static Route> = ROUTES.iter().filter(|r| r.path == path).collect();
@@ -99,8 +92,8 @@ pub fn app(handlers: Handlers, origins: AllowedOrigins) -> Router {
             .expect("route methods are filterable");
             methods = methods.on(
                 filter,
-                move |State(h): State<Handlers>, params: RawPathParams, req: Request| {
-                    invoke(h, route, params, req)
+                move |State(state): State<Arc<AppState>>, params: RawPathParams, req: Request| {
+                    invoke(state, route, params, req)
                 },
             );
         }
@@ -119,7 +112,7 @@ pub fn app(handlers: Handlers, origins: AllowedOrigins) -> Router {
             let detail = format!("no route for {} {}", req.method(), req.uri().path());
             detail_response(StatusCode::NOT_FOUND, detail)
         })
-        .with_state(handlers)
+        .with_state(state)
         .layer(middleware::from_fn(log_unhandled))
         .layer(cors(origins))
 }
@@ -174,7 +167,7 @@ async fn log_unhandled(req: Request, next: Next) -> Response {
 }
 
 async fn invoke(
-    h: Handlers,
+    state: Arc<AppState>,
     route: &'static Route,
     params: RawPathParams,
     req: Request,
@@ -185,13 +178,13 @@ async fn invoke(
     };
     let req = lambda_http::Request::from(LambdaRequest::ApiGatewayV2(event));
     let response = match route.function {
-        "list-tasks" => list_tasks::handler(req, &h.state).await,
-        "create-task" => create_task::handler(req, &h.state).await,
-        "get-task" => get_task::handler(req, &h.state).await,
-        "update-task" => update_task::handler(req, &h.state).await,
-        "delete-task" => delete_task::handler(req, &h.state).await,
-        "complete-task" => complete_task::handler(req, &h.state).await,
-        "health" => health::handler(req, &h.db).await,
+        "list-tasks" => list_tasks::handler(req, &state).await,
+        "create-task" => create_task::handler(req, &state).await,
+        "get-task" => get_task::handler(req, &state).await,
+        "update-task" => update_task::handler(req, &state).await,
+        "delete-task" => delete_task::handler(req, &state).await,
+        "complete-task" => complete_task::handler(req, &state).await,
+        "health" => health::handler(req, state.tasks.database()).await,
         other => {
             shared::ApiError::Internal(format!("no handler for function {other}")).into_response()
         }

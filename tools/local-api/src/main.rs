@@ -3,7 +3,7 @@
 
 use std::{env, process::ExitCode, sync::Arc, time::Duration};
 
-use local_api::{AllowedOrigins, Handlers, app, token};
+use local_api::{AllowedOrigins, app, token};
 use shared::{
     AppState,
     config::{AuthConfig, Config, Env},
@@ -55,12 +55,7 @@ async fn serve() -> Result<(), String> {
     )?;
 
     let state = AppState::new(&config).map_err(|e| e.to_string())?;
-    let db = state.tasks.database().clone();
-    db.warm_up().await;
-    let handlers = Handlers {
-        state: Arc::new(state),
-        db,
-    };
+    state.tasks.database().warm_up().await;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -74,7 +69,7 @@ async fn serve() -> Result<(), String> {
          -d '{{\"title\":\"Buy milk\"}}' {url}/api/{DEMO_USER}/tasks\n  \
          curl -s -H 'Authorization: Bearer {demo_token}' {url}/api/{DEMO_USER}/tasks"
     );
-    axum::serve(listener, app(handlers, origins))
+    axum::serve(listener, app(Arc::new(state), origins))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
