@@ -62,7 +62,7 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     let app = TestApp::spawn().await;
     let task = app.create("alice", "alice's").await;
     let id = uuid::Uuid::parse_str(task["id"].as_str().unwrap()).unwrap();
-    let bob = app.state.auth.authenticate(&bearer("bob")).unwrap();
+    let bob = app.state.auth.authenticate(&bearer("bob")).await.unwrap();
     let repo = &app.state.tasks;
     assert_eq!(repo.get(&bob, id).await.unwrap(), None);
     assert_eq!(repo.toggle_completed(&bob, id).await.unwrap(), None);

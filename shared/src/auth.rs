@@ -1,10 +1,17 @@
 //! Bearer-token verification (401) and the path-owner check (403).
+//!
+//! HS256 tokens are checked with `BETTER_AUTH_SECRET`; EdDSA, ES256 and RS256
+//! tokens with the key their `kid` names in the set at `JWKS_URL`.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use lambda_http::http::{HeaderMap, header};
 use serde::Deserialize;
 
 use crate::{config::AuthConfig, error::ApiError};
+
+mod jwks;
+
+use jwks::{KeyError, KeySet};
 
 /// Longest token we try to verify. Real tokens are well under 2 KiB; a
 /// larger one is refused before any decoding work is spent on it.
@@ -30,53 +37,77 @@ struct Claims {
 
 /// Verifies tokens. Built once per execution environment.
 pub struct Authenticator {
-    key: DecodingKey,
-    validation: Validation,
+    /// HS256 with `BETTER_AUTH_SECRET`.
+    secret: Option<DecodingKey>,
+    /// EdDSA, ES256 and RS256 with the keys at `JWKS_URL`.
+    jwks: Option<KeySet>,
+    /// One `Validation` per algorithm, each accepting that algorithm alone:
+    /// families are never mixed, so a token cannot pick how it is checked.
+    validations: Vec<Validation>,
 }
 
 impl Authenticator {
     pub fn new(cfg: &AuthConfig) -> Self {
-        // One algorithm only: a token claiming any other `alg` (none, HS512,
-        // RS256 with our secret as "public key") is refused before its
-        // signature is looked at.
-        let mut validation = Validation::new(Algorithm::HS256);
-        let mut required = vec!["exp", "sub"];
-        validation.validate_nbf = true;
-        validation.leeway = cfg.leeway.as_secs();
-        match &cfg.issuer {
-            Some(iss) => {
-                validation.set_issuer(&[iss]);
-                required.push("iss");
-            }
-            None => validation.iss = None,
-        }
-        match &cfg.audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                required.push("aud");
-            }
-            // Better Auth always sets `aud`; with none configured there is
-            // nothing to compare it with, so do not reject it.
-            None => validation.validate_aud = false,
-        }
-        validation.set_required_spec_claims(&required);
+        let validations = [
+            Algorithm::HS256,
+            Algorithm::EdDSA,
+            Algorithm::ES256,
+            Algorithm::RS256,
+        ]
+        .into_iter()
+        .map(|alg| validation(cfg, alg))
+        .collect();
         Self {
-            key: DecodingKey::from_secret(cfg.secret.as_bytes()),
-            validation,
+            secret: cfg
+                .secret
+                .as_ref()
+                .map(|s| DecodingKey::from_secret(s.as_bytes())),
+            jwks: cfg.jwks.clone().map(KeySet::new),
+            validations,
+        }
+    }
+
+    /// Fetches the JWKS, when one is configured, before the first request.
+    pub async fn warm_up(&self) {
+        if let Some(jwks) = &self.jwks {
+            jwks.warm_up().await;
         }
     }
 
     /// The caller's id, from `Authorization: Bearer <jwt>`.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<UserId, ApiError> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<UserId, ApiError> {
         let token = bearer_token(headers)?;
-        let invalid = |detail| ApiError::Unauthorized {
-            detail,
-            token_present: true,
-        };
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("token is too large"));
         }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| invalid(reason(e.kind())))?;
+        // The key is chosen by the header; the algorithm by the key. A token
+        // whose `alg` differs from its key's is refused unread.
+        let jwks_key;
+        let key = match (header.alg, &self.secret, &self.jwks) {
+            (Algorithm::HS256, Some(secret), _) => secret,
+            (Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256, _, Some(jwks)) => {
+                jwks_key = jwks
+                    .key(header.kid.as_deref())
+                    .await
+                    .map_err(|e| match e {
+                        KeyError::Unknown => invalid("token signing key is not known"),
+                        KeyError::Unavailable => ApiError::KeysUnavailable,
+                    })?;
+                if jwks_key.algorithm != header.alg {
+                    return Err(invalid("token algorithm does not match its key"));
+                }
+                &jwks_key.key
+            }
+            _ => return Err(invalid("token algorithm is not accepted")),
+        };
+        let validation = self
+            .validations
+            .iter()
+            .find(|v| v.algorithms == [header.alg])
+            .ok_or_else(|| invalid("token algorithm is not accepted"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, validation)
             .map_err(|e| invalid(reason(e.kind())))?;
         let sub = data.claims.sub;
         let length = sub.chars().count();
@@ -87,12 +118,49 @@ impl Authenticator {
     }
 
     /// 401 unless the token is good, then 403 unless the path names its owner.
-    pub fn authorize(&self, headers: &HeaderMap, path_user: &str) -> Result<UserId, ApiError> {
-        let user = self.authenticate(headers)?;
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        path_user: &str,
+    ) -> Result<UserId, ApiError> {
+        let user = self.authenticate(headers).await?;
         if user.as_str() != path_user {
             return Err(ApiError::Forbidden);
         }
         Ok(user)
+    }
+}
+
+/// The claim rules, the same for every algorithm.
+fn validation(cfg: &AuthConfig, alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    let mut required = vec!["exp", "sub"];
+    validation.validate_nbf = true;
+    validation.leeway = cfg.leeway.as_secs();
+    match &cfg.issuer {
+        Some(iss) => {
+            validation.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        None => validation.iss = None,
+    }
+    match &cfg.audience {
+        Some(aud) => {
+            validation.set_audience(&[aud]);
+            required.push("aud");
+        }
+        // Better Auth always sets `aud`; with none configured there is
+        // nothing to compare it with, so do not reject it.
+        None => validation.validate_aud = false,
+    }
+    validation.set_required_spec_claims(&required);
+    validation
+}
+
+fn invalid(detail: &'static str) -> ApiError {
+    ApiError::Unauthorized {
+        detail,
+        token_present: true,
     }
 }
 
@@ -103,10 +171,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
             detail: "missing bearer token",
             token_present: false,
         })?;
-    let malformed = || ApiError::Unauthorized {
-        detail: "authorization header must be `Bearer <token>`",
-        token_present: true,
-    };
+    let malformed = || invalid("authorization header must be `Bearer <token>`");
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
     let token = token.trim();

@@ -68,10 +68,13 @@ impl fmt::Debug for DbConfig {
     }
 }
 
-/// Token verification settings.
+/// Token verification settings: an HS256 secret, a JWKS URL, or both.
 #[derive(Clone)]
 pub struct AuthConfig {
-    pub secret: String,
+    /// `BETTER_AUTH_SECRET`: verifies HS256 tokens.
+    pub secret: Option<String>,
+    /// `JWKS_URL`: verifies EdDSA, ES256 and RS256 tokens.
+    pub jwks: Option<JwksConfig>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`.
@@ -81,12 +84,24 @@ pub struct AuthConfig {
 impl fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthConfig")
-            .field("secret", &"<redacted>")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("jwks", &self.jwks)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
             .finish()
     }
+}
+
+/// Where the public keys live and how often they may be fetched.
+#[derive(Clone, Debug)]
+pub struct JwksConfig {
+    pub url: String,
+    /// Upper bound on one fetch of the key set.
+    pub fetch_timeout: Duration,
+    /// A token naming an unknown `kid` triggers a refetch at most this often,
+    /// so random `kid`s cannot turn the API into a load on the auth server.
+    pub min_refresh_interval: Duration,
 }
 
 /// Everything a task function needs.
@@ -135,11 +150,48 @@ impl DbConfig {
 
 impl AuthConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        let secret = optional(src, "BETTER_AUTH_SECRET");
+        let jwks = match optional(src, "JWKS_URL") {
+            Some(url) => Some(JwksConfig::new(src, url)?),
+            None => None,
+        };
+        if secret.is_none() && jwks.is_none() {
+            return Err(ConfigError {
+                name: "BETTER_AUTH_SECRET",
+                reason: "is required unless JWKS_URL is set".into(),
+            });
+        }
         Ok(Self {
-            secret: required(src, "BETTER_AUTH_SECRET")?,
+            secret,
+            jwks,
             issuer: optional(src, "JWT_ISSUER"),
             audience: optional(src, "JWT_AUDIENCE"),
             leeway: Duration::from_secs(parsed(src, "JWT_LEEWAY_SECONDS", 30, |_: &u64| true)?),
+        })
+    }
+}
+
+impl JwksConfig {
+    fn new(src: &impl Source, url: String) -> Result<Self, ConfigError> {
+        let parsed_url = reqwest::Url::parse(&url).map_err(|e| ConfigError {
+            name: "JWKS_URL",
+            reason: format!("`{url}` is not a URL ({e})"),
+        })?;
+        if !matches!(parsed_url.scheme(), "https" | "http") {
+            return Err(ConfigError {
+                name: "JWKS_URL",
+                reason: format!("`{url}` is not an http(s) URL"),
+            });
+        }
+        Ok(Self {
+            url,
+            fetch_timeout: millis(src, "JWKS_FETCH_TIMEOUT_MS", 2_000)?,
+            min_refresh_interval: Duration::from_secs(parsed(
+                src,
+                "JWKS_MIN_REFRESH_SECONDS",
+                30,
+                |_: &u64| true,
+            )?),
         })
     }
 }
@@ -197,6 +249,23 @@ mod tests {
         assert_eq!(err.name, "DATABASE_URL");
         let err = Config::from_source(&source(&[("DATABASE_URL", "postgres://h/db")])).unwrap_err();
         assert_eq!(err.name, "BETTER_AUTH_SECRET");
+    }
+
+    #[test]
+    fn jwks_url_alone_is_enough_and_must_be_http() {
+        let db = ("DATABASE_URL", "postgres://h/db");
+        let cfg = Config::from_source(&source(&[
+            db,
+            ("JWKS_URL", "https://auth.example.com/api/auth/jwks"),
+        ]))
+        .unwrap();
+        assert!(cfg.auth.secret.is_none());
+        let jwks = cfg.auth.jwks.unwrap();
+        assert_eq!(jwks.min_refresh_interval, Duration::from_secs(30));
+        for bad in ["auth.example.com/jwks", "file:///etc/passwd"] {
+            let err = Config::from_source(&source(&[db, ("JWKS_URL", bad)])).unwrap_err();
+            assert_eq!(err.name, "JWKS_URL", "{bad}");
+        }
     }
 
     #[test]

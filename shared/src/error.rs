@@ -29,6 +29,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the database is unavailable, retry shortly")]
     Unavailable,
+    /// The JWKS endpoint cannot be reached, so the token cannot be judged.
+    #[error("the token signing keys are unavailable, retry shortly")]
+    KeysUnavailable,
     /// The cause is logged, never sent.
     #[error("internal server error")]
     Internal(String),
@@ -47,7 +50,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,7 +76,7 @@ impl ApiError {
                     HeaderValue::from_static(challenge),
                 );
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::KeysUnavailable => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

@@ -24,13 +24,19 @@ impl AppState {
     }
 
     /// Reads the environment, builds the state and opens the first database
-    /// connection (a failure there is logged, not fatal). This is what every
+    /// connection and key set (a failure there is logged, not fatal). This is what every
     /// task function's `main` calls.
     pub async fn from_env() -> Result<Self, StartupError> {
         telemetry::init();
         let state = (|| Ok::<_, StartupError>(Self::new(&Config::from_env()?)?))()
             .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
-        state.tasks.database().warm_up().await;
+        state.warm_up().await;
         Ok(state)
+    }
+
+    /// Opens the first database connection and fetches the JWKS, at once,
+    /// so that the first request pays for neither. Failures are logged.
+    pub async fn warm_up(&self) {
+        tokio::join!(self.tasks.database().warm_up(), self.auth.warm_up());
     }
 }

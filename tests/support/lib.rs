@@ -12,6 +12,8 @@ use tokio::net::TcpListener;
 
 pub use reqwest::{Method, StatusCode};
 
+pub mod keys;
+
 /// The secret every test app verifies with.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 

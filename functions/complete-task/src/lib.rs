@@ -11,7 +11,8 @@ pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
 async fn complete_task(req: Request, state: &AppState) -> Result<Response<Body>, ApiError> {
     let user = state
         .auth
-        .authorize(req.headers(), http::path_param(&req, "user_id")?)?;
+        .authorize(req.headers(), http::path_param(&req, "user_id")?)
+        .await?;
     let id = http::task_id(&req)?;
     let task = match validation::completion(&req)? {
         None => state.tasks.toggle_completed(&user, id).await?,

@@ -13,7 +13,8 @@ pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
 async fn create_task(req: Request, state: &AppState) -> Result<Response<Body>, ApiError> {
     let user = state
         .auth
-        .authorize(req.headers(), http::path_param(&req, "user_id")?)?;
+        .authorize(req.headers(), http::path_param(&req, "user_id")?)
+        .await?;
     let new_task = validation::new_task(&req)?;
     let task = state.tasks.create(&user, &new_task).await?;
     let location = format!("{}/{}", http::tasks_path(user.as_str()), task.id);

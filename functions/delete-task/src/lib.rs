@@ -10,7 +10,8 @@ pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
 async fn delete_task(req: Request, state: &AppState) -> Result<Response<Body>, ApiError> {
     let user = state
         .auth
-        .authorize(req.headers(), http::path_param(&req, "user_id")?)?;
+        .authorize(req.headers(), http::path_param(&req, "user_id")?)
+        .await?;
     let id = http::task_id(&req)?;
     if !state.tasks.delete(&user, id).await? {
         return Err(ApiError::NotFound);

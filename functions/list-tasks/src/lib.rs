@@ -13,7 +13,8 @@ pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
 async fn list_tasks(req: Request, state: &AppState) -> Result<Response<Body>, ApiError> {
     let user = state
         .auth
-        .authorize(req.headers(), http::path_param(&req, "user_id")?)?;
+        .authorize(req.headers(), http::path_param(&req, "user_id")?)
+        .await?;
     let query = validation::list_query(&req)?;
     let page = state.tasks.list(&user, &query).await?;
     let response = http::json_response(StatusCode::OK, &page.tasks);

@@ -18,11 +18,12 @@ struct Claims<'a> {
     aud: Option<&'a str>,
 }
 
-pub fn mint(
-    cfg: &AuthConfig,
-    sub: &str,
-    ttl: Duration,
-) -> Result<String, jsonwebtoken::errors::Error> {
+/// A token for `sub`, or why none can be made here.
+pub fn mint(cfg: &AuthConfig, sub: &str, ttl: Duration) -> Result<String, String> {
+    let secret = cfg.secret.as_ref().ok_or(
+        "BETTER_AUTH_SECRET is not set: dev tokens are HS256; \
+         with JWKS_URL alone, sign in through your auth server for a token",
+    )?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -37,6 +38,7 @@ pub fn mint(
     encode(
         &Header::default(),
         &claims,
-        &EncodingKey::from_secret(cfg.secret.as_bytes()),
+        &EncodingKey::from_secret(secret.as_bytes()),
     )
+    .map_err(|e| e.to_string())
 }

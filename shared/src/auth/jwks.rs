@@ -1,0 +1,292 @@
+//! Public keys from a JWKS endpoint (Better Auth serves one at
+//! `/api/auth/jwks`): fetched once per execution environment, kept, and
+//! refetched — at most once per `min_refresh_interval` — when a token names a
+//! key we do not hold, so a key rotation needs no redeploy.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{
+    Algorithm, DecodingKey,
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse},
+};
+use serde::Deserialize;
+
+use crate::config::JwksConfig;
+
+/// After a failed fetch, the next one may come this soon: a token we cannot
+/// verify gets a 503 with `Retry-After: 1`, and the retry should find out.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// A key set larger than this is not a key set.
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
+/// One usable key and the only algorithm it may verify.
+pub struct VerifyingKey {
+    pub algorithm: Algorithm,
+    pub key: DecodingKey,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeyError {
+    /// The key set, freshly fetched or recently enough, has no such key.
+    Unknown,
+    /// The key set could not be fetched, so the token cannot be judged.
+    Unavailable,
+}
+
+pub struct KeySet {
+    config: JwksConfig,
+    client: reqwest::Client,
+    cache: Mutex<Cache>,
+    /// Held while fetching: concurrent misses wait for one fetch.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: HashMap<String, Arc<VerifyingKey>>,
+    /// Keys published without a `kid`; used only when the set has one key.
+    unnamed: Vec<Arc<VerifyingKey>>,
+    last_fetch: Option<(Instant, bool)>,
+}
+
+impl KeySet {
+    pub fn new(config: JwksConfig) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(config.fetch_timeout)
+            .connect_timeout(config.fetch_timeout)
+            .build()
+            // Only fails when the TLS backend cannot initialise at all.
+            .unwrap_or_default();
+        Self {
+            config,
+            client,
+            cache: Mutex::default(),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Fetches the key set ahead of the first request (during init, which
+    /// runs at full CPU on Lambda). A failure is logged, not fatal.
+    pub async fn warm_up(&self) {
+        let _guard = self.refresh.lock().await;
+        self.fetch().await;
+    }
+
+    /// The key a token's header names, fetching the set when it is not held.
+    pub async fn key(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, KeyError> {
+        if let Some(key) = self.cache().find(kid) {
+            return Ok(key);
+        }
+        let _guard = self.refresh.lock().await;
+        // Another request may have fetched while we waited.
+        let due = {
+            let cache = self.cache();
+            if let Some(key) = cache.find(kid) {
+                return Ok(key);
+            }
+            match cache.last_fetch {
+                None => true,
+                Some((at, ok)) => {
+                    let wait = if ok {
+                        self.config.min_refresh_interval
+                    } else {
+                        RETRY_AFTER_FAILURE
+                    };
+                    at.elapsed() >= wait
+                }
+            }
+        };
+        if due {
+            self.fetch().await;
+        }
+        let cache = self.cache();
+        match (cache.find(kid), cache.last_fetch) {
+            (Some(key), _) => Ok(key),
+            (None, Some((_, true))) => Err(KeyError::Unknown),
+            (None, _) => Err(KeyError::Unavailable),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // The cache is replaced whole, never left half-updated: a panic
+        // elsewhere while it was held cannot have corrupted it.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One fetch; on failure the keys already held stay in use.
+    async fn fetch(&self) {
+        let result = self.download().await;
+        let mut cache = self.cache();
+        match result {
+            Ok(fresh) => {
+                tracing::info!(keys = fresh.keys.len() + fresh.unnamed.len(), "fetched JWKS");
+                *cache = Cache {
+                    last_fetch: Some((Instant::now(), true)),
+                    ..fresh
+                };
+            }
+            Err(reason) => {
+                tracing::warn!(%reason, "cannot fetch JWKS");
+                cache.last_fetch = Some((Instant::now(), false));
+            }
+        }
+    }
+
+    async fn download(&self) -> Result<Cache, String> {
+        let response = self
+            .client
+            .get(&self.config.url)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err("key set is too large".into());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the body failed: {e}"))?;
+        parse(&body)
+    }
+}
+
+impl Cache {
+    fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
+        match kid {
+            Some(kid) => self.keys.get(kid).cloned(),
+            None if self.keys.len() + self.unnamed.len() == 1 => self
+                .keys
+                .values()
+                .chain(&self.unnamed)
+                .next()
+                .cloned(),
+            None => None,
+        }
+    }
+}
+
+/// Reads a JWKS document, keeping the keys we can use and skipping the rest
+/// (other algorithms, encryption keys) instead of rejecting the whole set.
+fn parse(body: &[u8]) -> Result<Cache, String> {
+    if body.len() > MAX_JWKS_BYTES {
+        return Err("key set is too large".into());
+    }
+    #[derive(Deserialize)]
+    struct Document {
+        keys: Vec<serde_json::Value>,
+    }
+    let document: Document =
+        serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let mut cache = Cache::default();
+    for value in document.keys {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+            continue;
+        };
+        let Some(key) = verifying_key(&jwk) else {
+            continue;
+        };
+        match jwk.common.key_id {
+            Some(kid) => {
+                cache.keys.insert(kid, Arc::new(key));
+            }
+            None => cache.unnamed.push(Arc::new(key)),
+        }
+    }
+    Ok(cache)
+}
+
+/// The key and its one algorithm: the JWK's own `alg` when it gives one,
+/// else the usual algorithm of its key type. Only EdDSA, ES256 and RS256.
+fn verifying_key(jwk: &Jwk) -> Option<VerifyingKey> {
+    if matches!(
+        jwk.common.public_key_use,
+        Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
+    ) {
+        return None;
+    }
+    let natural = match &jwk.algorithm {
+        AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
+            Algorithm::EdDSA
+        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
+            Algorithm::ES256
+        }
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        _ => return None,
+    };
+    let declared = match jwk.common.key_algorithm {
+        None => natural,
+        Some(KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
+        Some(KeyAlgorithm::ES256) => Algorithm::ES256,
+        Some(KeyAlgorithm::RS256) => Algorithm::RS256,
+        Some(_) => return None,
+    };
+    if declared != natural {
+        return None;
+    }
+    Some(VerifyingKey {
+        algorithm: declared,
+        key: DecodingKey::from_jwk(jwk).ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn algorithms(json: &str) -> Vec<(String, Algorithm)> {
+        let cache = parse(json.as_bytes()).unwrap();
+        let mut found: Vec<_> = cache
+            .keys
+            .iter()
+            .map(|(kid, key)| (kid.clone(), key.algorithm))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
+    const ED: &str = r#""kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo""#;
+
+    #[test]
+    fn keeps_usable_keys_and_skips_the_rest() {
+        let json = format!(
+            r#"{{"keys":[
+                {{"kid":"ed",{ED}}},
+                {{"kid":"ed-alg","alg":"EdDSA","use":"sig",{ED}}},
+                {{"kid":"ed-as-rs","alg":"RS256",{ED}}},
+                {{"kid":"ed-enc","use":"enc",{ED}}},
+                {{"kid":"hmac","kty":"oct","k":"c2VjcmV0"}},
+                {{"kid":"weird","kty":"XYZ"}},
+                {{"kid":"rsa","kty":"RSA","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"}}
+            ]}}"#
+        );
+        assert_eq!(
+            algorithms(&json),
+            [
+                ("ed".into(), Algorithm::EdDSA),
+                ("ed-alg".into(), Algorithm::EdDSA),
+                ("rsa".into(), Algorithm::RS256),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_unnamed_key_answers_tokens_without_kid() {
+        let cache = parse(format!(r#"{{"keys":[{{{ED}}}]}}"#).as_bytes()).unwrap();
+        assert!(cache.find(None).is_some());
+        assert!(cache.find(Some("other")).is_none());
+        assert!(parse(b"{\"nokeys\":[]}").is_err());
+        assert!(parse(b"<html>").is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Asymmetric tokens verified against a JWKS endpoint (API.md, Authentication):
+//! EdDSA, ES256 and RS256 keys, the key chosen by `kid` and its algorithm
+//! enforced, refetch on rotation (rate-limited), 503 while the endpoint is
+//! unreachable, and HS256 still accepted beside it.
+
+use integration_tests::{
+    keys::{JwksServer, TestKey},
+    *,
+};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const ISSUER: &str = "http://auth.example";
+
+fn claims(sub: &str) -> Value {
+    json!({ "sub": sub, "iss": ISSUER, "aud": ISSUER, "iat": now(), "exp": now() + 900 })
+}
+
+async fn app_with_jwks(url: &str, min_refresh_seconds: &str) -> TestApp {
+    let (url, min) = (url.to_owned(), min_refresh_seconds.to_owned());
+    TestApp::spawn_with(move |vars| {
+        vars.insert("JWKS_URL".into(), url);
+        vars.insert("JWKS_MIN_REFRESH_SECONDS".into(), min);
+        vars.insert("JWT_ISSUER".into(), ISSUER.into());
+        vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+    })
+    .await
+}
+
+async fn list_status(app: &TestApp, user: &str, token: &str) -> StatusCode {
+    app.http
+        .get(app.url(&format!("/api/{user}/tasks")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send")
+        .status()
+}
+
+#[tokio::test]
+async fn eddsa_es256_and_rs256_tokens_verify_and_hs256_still_does() {
+    let ed = TestKey::generate(Algorithm::EdDSA, "ed");
+    let ec = TestKey::generate(Algorithm::ES256, "ec");
+    let rsa = TestKey::generate(Algorithm::RS256, "rsa");
+    let jwks = JwksServer::start(&[&ed, &ec, &rsa]).await;
+    let app = app_with_jwks(&jwks.url, "30").await;
+
+    let user = "Vre1c5XZDcmtoS0Tdk1ivnJFUwEOSu9j";
+    for key in [&ed, &ec, &rsa] {
+        let token = key.sign(&claims(user));
+        assert_eq!(list_status(&app, user, &token).await, StatusCode::OK, "{:?}", key.alg);
+        // The owner check applies to asymmetric tokens as to any other.
+        assert_eq!(list_status(&app, "someone-else", &token).await, StatusCode::FORBIDDEN);
+    }
+    let hs = sign(claims(user));
+    assert_eq!(list_status(&app, user, &hs).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 1, "the key set is fetched once and kept");
+}
+
+#[tokio::test]
+async fn a_token_whose_algorithm_differs_from_its_key_is_refused() {
+    let ed = TestKey::generate(Algorithm::EdDSA, "ed");
+    let ec = TestKey::generate(Algorithm::ES256, "ec");
+    let rsa = TestKey::generate(Algorithm::RS256, "rsa");
+    let jwks = JwksServer::start(&[&ed, &ec, &rsa]).await;
+    let app = app_with_jwks(&jwks.url, "30").await;
+    let user = "alice";
+
+    // An ES256 token that names the EdDSA key.
+    let mut forged = ec.clone();
+    forged.kid = "ed".into();
+    // Algorithm confusion: HS256 "signed" with the RSA public key as secret,
+    // naming the RSA key.
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.kid = Some("rsa".into());
+    let confused = jsonwebtoken::encode(
+        &header,
+        &claims(user),
+        &jsonwebtoken::EncodingKey::from_secret(&rsa.public_pem),
+    )
+    .expect("sign");
+    // The right algorithm and kid, the wrong private key.
+    let mut impostor = TestKey::generate(Algorithm::RS256, "rsa");
+    impostor.kid = "rsa".into();
+    // A token with no kid while the set holds several keys.
+    let anonymous = {
+        let header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        jsonwebtoken::encode(&header, &claims(user), &ed.encoding).expect("sign")
+    };
+
+    for (what, token) in [
+        ("ES256 naming an EdDSA key", forged.sign(&claims(user))),
+        ("HS256 with the RSA public key", confused),
+        ("RS256 from another key", impostor.sign(&claims(user))),
+        ("no kid among several keys", anonymous),
+    ] {
+        let response = app
+            .http
+            .get(app.url(&format!("/api/{user}/tasks")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let body: Value = response.json().await.expect("json");
+        assert!(body["detail"].is_string(), "{what}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn issuer_and_audience_are_checked_on_jwks_tokens() {
+    let ed = TestKey::generate(Algorithm::EdDSA, "ed");
+    let jwks = JwksServer::start(&[&ed]).await;
+    let app = app_with_jwks(&jwks.url, "30").await;
+    for (claim, value) in [("iss", "http://evil.example"), ("aud", "http://other.example")] {
+        let mut c = claims("alice");
+        c[claim] = json!(value);
+        assert_eq!(
+            list_status(&app, "alice", &ed.sign(&c)).await,
+            StatusCode::UNAUTHORIZED,
+            "{claim}"
+        );
+    }
+    let mut expired = claims("alice");
+    expired["exp"] = json!(now() - 3600);
+    assert_eq!(list_status(&app, "alice", &ed.sign(&expired)).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_without_a_restart() {
+    let old = TestKey::generate(Algorithm::EdDSA, "key-1");
+    let new = TestKey::generate(Algorithm::EdDSA, "key-2");
+    let jwks = JwksServer::start(&[&old]).await;
+    let app = app_with_jwks(&jwks.url, "1").await;
+
+    assert_eq!(list_status(&app, "alice", &old.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 1);
+    // The auth server rotates: the new key is published, the old one kept
+    // for a grace period. Wait out the minimum refresh interval.
+    jwks.publish(&[&new, &old]);
+    wait(1100).await;
+    assert_eq!(list_status(&app, "alice", &new.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 2, "one refetch for the unknown kid");
+    assert_eq!(list_status(&app, "alice", &old.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 2);
+}
+
+#[tokio::test]
+async fn unknown_kids_cannot_make_the_api_hammer_the_auth_server() {
+    let real = TestKey::generate(Algorithm::EdDSA, "real");
+    let jwks = JwksServer::start(&[&real]).await;
+    let app = app_with_jwks(&jwks.url, "60").await;
+    assert_eq!(list_status(&app, "alice", &real.sign(&claims("alice"))).await, StatusCode::OK);
+
+    let tokens: Vec<String> = (0..20)
+        .map(|i| {
+            let mut k = real.clone();
+            k.kid = format!("made-up-{i}");
+            k.sign(&claims("alice"))
+        })
+        .collect();
+    let statuses =
+        futures::future::join_all(tokens.iter().map(|t| list_status(&app, "alice", t))).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert_eq!(jwks.fetches(), 1, "no refetch within the minimum interval");
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_answers_503_then_recovers() {
+    // A port with nothing listening yet; the endpoint comes up later there.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let ed = TestKey::generate(Algorithm::EdDSA, "ed");
+    let app = app_with_jwks(&format!("http://{addr}/api/auth/jwks"), "30").await;
+    let token = ed.sign(&claims("alice"));
+
+    let response = app
+        .http
+        .get(app.url("/api/alice/tasks"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.expect("json");
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("keys")), "{body}");
+    // HS256 tokens do not depend on the endpoint.
+    assert_eq!(list_status(&app, "alice", &sign(claims("alice"))).await, StatusCode::OK);
+    // Garbage is still a 401, not a 503: it never reaches the key lookup.
+    assert_eq!(list_status(&app, "alice", "not.a.token").await, StatusCode::UNAUTHORIZED);
+
+    let listener = TcpListener::bind(addr).await.expect("rebind");
+    let jwks = JwksServer::start_on(listener, &[&ed]).await;
+    wait(1100).await; // failed fetches are retried after a second
+    assert_eq!(list_status(&app, "alice", &token).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 1);
+
+    // Once keys are held, an endpoint failure does not lock out their tokens.
+    jwks.fail();
+    assert_eq!(list_status(&app, "alice", &token).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_single_key_set_accepts_tokens_without_kid() {
+    let ed = TestKey::generate(Algorithm::EdDSA, "only");
+    let jwks = JwksServer::start(&[&ed]).await;
+    let app = app_with_jwks(&jwks.url, "30").await;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(Algorithm::EdDSA),
+        &claims("alice"),
+        &ed.encoding,
+    )
+    .expect("sign");
+    assert_eq!(list_status(&app, "alice", &token).await, StatusCode::OK);
+}
