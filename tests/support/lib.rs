@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 pub use reqwest::{Method, StatusCode};
 
 pub mod keys;
+pub mod node;
 
 /// The secret every test app verifies with.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";

@@ -30,6 +30,7 @@ use shared::{
 };
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+pub mod docs;
 pub mod token;
 
 /// API Gateway's own payload limit is 10 MB; anything under it reaches the
@@ -70,8 +71,9 @@ impl AllowedOrigins {
     }
 }
 
-/// The router: every route of `shared::routes::ROUTES`, CORS, and JSON
-/// 404/405 answers for anything else.
+/// The router: every route of `shared::routes::ROUTES`, the OpenAPI
+/// document and its docs page, CORS, and JSON 404/405 answers for anything
+/// else.
 pub fn app(state: Arc<AppState>, origins: AllowedOrigins) -> Router {
     let mut router = Router::new();
     let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
@@ -108,6 +110,7 @@ pub fn app(state: Arc<AppState>, origins: AllowedOrigins) -> Router {
         router = router.route(path, methods);
     }
     router
+        .merge(docs::router())
         .fallback(|req: Request| async move {
             let detail = format!("no route for {} {}", req.method(), req.uri().path());
             detail_response(StatusCode::NOT_FOUND, detail)

@@ -60,21 +60,33 @@ async fn serve() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let url = format!("http://127.0.0.1:{port}");
-    let demo_token = token::mint(&config.auth, DEMO_USER, Duration::from_secs(24 * 3600))
-        .map_err(|e| e.to_string())?;
-    println!(
-        "task API listening on {url}  (CORS origins: {origins:?})\n\
-         dev token for user `{DEMO_USER}` (24 h):\n  {demo_token}\n\
-         try:\n  curl -s -H 'Authorization: Bearer {demo_token}' -H 'Content-Type: application/json' \
-         -d '{{\"title\":\"Buy milk\"}}' {url}/api/{DEMO_USER}/tasks\n  \
-         curl -s -H 'Authorization: Bearer {demo_token}' {url}/api/{DEMO_USER}/tasks"
-    );
+    println!("{}", banner(&url, &config, &origins));
     axum::serve(listener, app(Arc::new(state), origins))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+/// What a new user needs in the first minute: where the API and its docs
+/// are, a token, and a curl line that works as printed.
+fn banner(url: &str, config: &Config, origins: &AllowedOrigins) -> String {
+    let mut text = format!(
+        "task API listening on {url}\n  \
+         docs:    {url}/docs  (OpenAPI: {url}/openapi.json)\n  \
+         CORS:    {origins:?}\n"
+    );
+    match token::mint(&config.auth, DEMO_USER, Duration::from_secs(24 * 3600)) {
+        Ok(demo) => text.push_str(&format!(
+            "dev token for user `{DEMO_USER}` (24 h):\n  {demo}\n\
+             try:\n  curl -s -H 'Authorization: Bearer {demo}' -H 'Content-Type: application/json' \
+             -d '{{\"title\":\"Buy milk\"}}' {url}/api/{DEMO_USER}/tasks\n  \
+             curl -s -H 'Authorization: Bearer {demo}' {url}/api/{DEMO_USER}/tasks"
+        )),
+        Err(why) => text.push_str(&format!("no dev token: {why}")),
+    }
+    text
 }
 
 fn print_token(args: &[String]) -> Result<(), String> {

@@ -1,0 +1,223 @@
+//! `openapi.json` is the contract the server really keeps: its routes are the
+//! server's routes, and every documented response (but the 500 nothing can
+//! provoke) is produced by a real request, whose status is documented for
+//! that operation, whose body validates against the documented schema and
+//! whose required headers are present.
+
+use std::collections::{BTreeSet, HashMap};
+
+use integration_tests::*;
+use jsonschema::{Draft, Validator};
+use serde_json::{Value, json};
+use shared::AppState;
+use std::sync::Arc;
+
+fn document() -> Value {
+    serde_json::from_str(local_api::docs::OPENAPI_JSON).expect("openapi.json is JSON")
+}
+
+/// (METHOD, path template) of every documented operation.
+fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut ops = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                ops.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    ops
+}
+
+#[test]
+fn the_document_names_exactly_the_server_routes() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let served: BTreeSet<(String, String)> = shared::routes::ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(documented_operations(&doc), served);
+}
+
+/// A documented response resolved through `$ref`s.
+fn response_doc<'a>(doc: &'a Value, method: &str, template: &str, status: u16) -> Option<&'a Value> {
+    let op = &doc["paths"][template][method.to_lowercase()];
+    let response = op["responses"].get(status.to_string())?;
+    Some(match response["$ref"].as_str() {
+        Some(r) => {
+            let name = r.rsplit('/').next().expect("ref name");
+            &doc["components"]["responses"][name]
+        }
+        None => response,
+    })
+}
+
+fn validator(doc: &Value, schema: &Value) -> Validator {
+    // The schema inside a document that carries the components its `$ref`s
+    // point at (`#/components/schemas/...`).
+    let wrapped = json!({ "components": doc["components"], "allOf": [schema] });
+    jsonschema::options()
+        .with_draft(Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&wrapped)
+        .expect("valid schema")
+}
+
+struct Checker {
+    doc: Value,
+    covered: BTreeSet<(String, String, u16)>,
+}
+
+impl Checker {
+    async fn check(&mut self, method: &str, template: &str, response: reqwest::Response) {
+        let status = response.status().as_u16();
+        let what = format!("{method} {template} → {status}");
+        let documented = response_doc(&self.doc, method, template, status)
+            .unwrap_or_else(|| panic!("{what} is not documented"))
+            .clone();
+        let headers = response.headers().clone();
+        if let Some(required) = documented["headers"].as_object() {
+            for (name, spec) in required {
+                if spec["required"] == true {
+                    assert!(headers.contains_key(name.as_str()), "{what}: no {name} header");
+                }
+            }
+        }
+        let body = response.bytes().await.expect("body");
+        match documented["content"]["application/json"]["schema"].as_object() {
+            Some(_) => {
+                assert_eq!(headers["content-type"], "application/json", "{what}");
+                let value: Value = serde_json::from_slice(&body)
+                    .unwrap_or_else(|e| panic!("{what}: body is not JSON: {e}"));
+                let schema = &documented["content"]["application/json"]["schema"];
+                let validator = validator(&self.doc, schema);
+                let errors: Vec<String> =
+                    validator.iter_errors(&value).map(|e| e.to_string()).collect();
+                assert!(errors.is_empty(), "{what}: {value} does not match: {errors:?}");
+            }
+            None => assert!(body.is_empty(), "{what}: documented without a body"),
+        }
+        self.covered.insert((method.to_owned(), template.to_owned(), status));
+    }
+}
+
+const LIST: &str = "/api/{user_id}/tasks";
+const ONE: &str = "/api/{user_id}/tasks/{task_id}";
+const COMPLETE: &str = "/api/{user_id}/tasks/{task_id}/complete";
+
+#[tokio::test]
+async fn every_documented_response_is_what_the_server_answers() {
+    let app = TestApp::spawn().await;
+    let down = serve(
+        Arc::new(AppState::new(&unreachable_config()).expect("state")),
+        origins(),
+    )
+    .await;
+    let mut checker = Checker {
+        doc: document(),
+        covered: BTreeSet::new(),
+    };
+    let http = &app.http;
+    let alice = "alice";
+    let token = token(alice);
+    let task = app.create(alice, "first").await;
+    app.create(alice, "second").await;
+    let id = task["id"].as_str().expect("id").to_owned();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let concrete = |template: &str, user: &str, task_id: &str| {
+        template.replace("{user_id}", user).replace("{task_id}", task_id)
+    };
+    let big = json!({ "title": "x".repeat(70 * 1024) });
+
+    // (method, template, body) for each task route, with its success case.
+    let routes: [(&str, &str, Option<Value>); 6] = [
+        ("GET", LIST, None),
+        ("POST", LIST, Some(json!({ "title": "new", "description": null }))),
+        ("GET", ONE, None),
+        ("PUT", ONE, Some(json!({ "title": "renamed", "completed": true }))),
+        ("PATCH", COMPLETE, None),
+        ("DELETE", ONE, None),
+    ];
+    for (method, template, body) in &routes {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let path = concrete(template, alice, &id);
+        let send = |base: &str, path: &str, token: Option<&str>, body: Option<&Value>| {
+            let mut request = http.request(m.clone(), format!("{base}{path}"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            request.send()
+        };
+        // 401, 403, 503 everywhere.
+        let r = send(&app.base, &path, None, body.as_ref()).await.expect("send");
+        checker.check(method, template, r).await;
+        let r = send(&app.base, &concrete(template, "bob", &id), Some(&token), body.as_ref())
+            .await
+            .expect("send");
+        checker.check(method, template, r).await;
+        let r = send(&down, &path, Some(&token), body.as_ref()).await.expect("send");
+        checker.check(method, template, r).await;
+        // 400: a bad id, or a bad query / body where there is no id.
+        let bad = if template.contains("{task_id}") {
+            send(&app.base, &concrete(template, alice, "not-a-uuid"), Some(&token), body.as_ref())
+        } else if *method == "GET" {
+            send(&app.base, &format!("{path}?limit=0"), Some(&token), None)
+        } else {
+            send(&app.base, &path, Some(&token), Some(&json!({})))
+        };
+        checker.check(method, template, bad.await.expect("send")).await;
+        // 404 for id routes.
+        if template.contains("{task_id}") {
+            let r = send(&app.base, &concrete(template, alice, &missing), Some(&token), body.as_ref())
+                .await
+                .expect("send");
+            checker.check(method, template, r).await;
+        }
+        // 413 and 415 where a body is read.
+        if *method != "GET" && *method != "DELETE" {
+            let r = send(&app.base, &path, Some(&token), Some(&big)).await.expect("send");
+            checker.check(method, template, r).await;
+            let r = http
+                .request(m.clone(), app.url(&path))
+                .bearer_auth(&token)
+                .header("content-type", "text/plain")
+                .body("title=x")
+                .send()
+                .await
+                .expect("send");
+            checker.check(method, template, r).await;
+        }
+        // Success last (DELETE removes the task).
+        let url_path = if *method == "GET" && *template == LIST {
+            format!("{path}?limit=1") // also carries a `Link` header
+        } else {
+            path.clone()
+        };
+        let r = send(&app.base, &url_path, Some(&token), body.as_ref()).await.expect("send");
+        checker.check(method, template, r).await;
+    }
+    for base in [&app.base, &down] {
+        let r = http.get(format!("{base}/health")).send().await.expect("send");
+        checker.check("GET", "/health", r).await;
+    }
+
+    // Every documented (operation, status) was produced, but 500.
+    let doc = checker.doc.clone();
+    let mut uncovered = Vec::new();
+    for (method, template) in documented_operations(&doc) {
+        let op = &doc["paths"][&template][method.to_lowercase()];
+        let statuses: HashMap<String, Value> =
+            serde_json::from_value(op["responses"].clone()).expect("responses");
+        for status in statuses.keys() {
+            let status: u16 = status.parse().expect("numeric status");
+            if status != 500 && !checker.covered.contains(&(method.clone(), template.clone(), status)) {
+                uncovered.push(format!("{method} {template} {status}"));
+            }
+        }
+    }
+    assert!(uncovered.is_empty(), "documented but never produced: {uncovered:?}");
+}
