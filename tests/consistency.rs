@@ -143,3 +143,60 @@ async fn local_api_serves_every_route_of_the_table() {
         assert_eq!(response.status(), expected, "{}", route.key);
     }
 }
+
+/// A comma-separated header as a lowercase set.
+fn header_set(headers: &reqwest::header::HeaderMap, name: &str) -> BTreeSet<String> {
+    headers[name]
+        .to_str()
+        .unwrap()
+        .split(',')
+        .map(|s| s.trim().to_lowercase())
+        .collect()
+}
+
+fn yaml_set(list: &Yaml) -> BTreeSet<String> {
+    list.as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_lowercase())
+        .collect()
+}
+
+#[tokio::test]
+async fn template_cors_is_the_local_api_cors() {
+    let template = template();
+    let cors = &template["Resources"]["TaskApi"]["Properties"]["CorsConfiguration"];
+    let app = TestApp::spawn().await;
+    let preflight = app
+        .http
+        .request(Method::OPTIONS, app.url("/api/u1/tasks/x"))
+        .header("origin", "http://allowed.example")
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    let headers = preflight.headers();
+    assert_eq!(
+        header_set(headers, "access-control-allow-methods"),
+        yaml_set(&cors["AllowMethods"])
+    );
+    assert_eq!(
+        header_set(headers, "access-control-allow-headers"),
+        yaml_set(&cors["AllowHeaders"])
+    );
+    assert_eq!(
+        headers["access-control-max-age"].to_str().unwrap(),
+        cors["MaxAge"].as_i64().unwrap().to_string()
+    );
+    let response = app
+        .request(Method::GET, "/api/u1/tasks", "u1")
+        .header("origin", "http://allowed.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header_set(response.headers(), "access-control-expose-headers"),
+        yaml_set(&cors["ExposeHeaders"])
+    );
+}
