@@ -13,7 +13,13 @@ fn kid(token: &str) -> String {
         .expect("kid")
 }
 
-async fn send(app: &TestApp, method: Method, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -40,7 +46,11 @@ async fn better_auth_users_use_the_api_and_only_their_own_tasks() {
 
     let (alice, alice_session) = auth.sign_up("alice@example.com").await;
     let (bob, bob_session) = auth.sign_up("bob@example.com").await;
-    assert_eq!(alice.len(), 32, "Better Auth's ids are 32 characters: {alice}");
+    assert_eq!(
+        alice.len(),
+        32,
+        "Better Auth's ids are 32 characters: {alice}"
+    );
     let alice_token = auth.token(&alice_session).await;
     let bob_token = auth.token(&bob_session).await;
     let header = jsonwebtoken::decode_header(&alice_token).expect("header");
@@ -48,20 +58,47 @@ async fn better_auth_users_use_the_api_and_only_their_own_tasks() {
 
     // The owner, through every route.
     let tasks = format!("/api/{alice}/tasks");
-    let (status, created) =
-        send(&app, Method::POST, &tasks, &alice_token, Some(json!({ "title": "Ship it" }))).await;
+    let (status, created) = send(
+        &app,
+        Method::POST,
+        &tasks,
+        &alice_token,
+        Some(json!({ "title": "Ship it" })),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let one = format!("{tasks}/{}", created["id"].as_str().expect("id"));
     let (status, list) = send(&app, Method::GET, &tasks, &alice_token, None).await;
-    assert_eq!((status, list.as_array().map(Vec::len)), (StatusCode::OK, Some(1)));
+    assert_eq!(
+        (status, list.as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
     let (status, got) = send(&app, Method::GET, &one, &alice_token, None).await;
     assert_eq!((status, &got), (StatusCode::OK, &created));
-    let (status, updated) =
-        send(&app, Method::PUT, &one, &alice_token, Some(json!({ "title": "Shipped" }))).await;
-    assert_eq!((status, &updated["title"]), (StatusCode::OK, &json!("Shipped")));
-    let (status, toggled) =
-        send(&app, Method::PATCH, &format!("{one}/complete"), &alice_token, None).await;
-    assert_eq!((status, &toggled["completed"]), (StatusCode::OK, &json!(true)));
+    let (status, updated) = send(
+        &app,
+        Method::PUT,
+        &one,
+        &alice_token,
+        Some(json!({ "title": "Shipped" })),
+    )
+    .await;
+    assert_eq!(
+        (status, &updated["title"]),
+        (StatusCode::OK, &json!("Shipped"))
+    );
+    let (status, toggled) = send(
+        &app,
+        Method::PATCH,
+        &format!("{one}/complete"),
+        &alice_token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &toggled["completed"]),
+        (StatusCode::OK, &json!(true))
+    );
 
     // The other user: 403 on alice's paths, 404 for her task via his own.
     let task_id = created["id"].as_str().expect("id");
@@ -73,7 +110,14 @@ async fn better_auth_users_use_the_api_and_only_their_own_tasks() {
         let (status, body) = send(&app, method.clone(), &path, &bob_token, body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
     }
-    let (status, list) = send(&app, Method::GET, &format!("/api/{bob}/tasks"), &bob_token, None).await;
+    let (status, list) = send(
+        &app,
+        Method::GET,
+        &format!("/api/{bob}/tasks"),
+        &bob_token,
+        None,
+    )
+    .await;
     assert_eq!((status, list), (StatusCode::OK, json!([])));
 
     // Better Auth rotates its key; tokens from the new key verify at once,
@@ -87,7 +131,11 @@ async fn better_auth_users_use_the_api_and_only_their_own_tasks() {
         wait(100).await;
         rotated = auth.token(&alice_session).await;
     }
-    assert_ne!(kid(&rotated), first_kid, "Better Auth did not rotate its key");
+    assert_ne!(
+        kid(&rotated),
+        first_kid,
+        "Better Auth did not rotate its key"
+    );
     let (status, _) = send(&app, Method::GET, &one, &rotated, None).await;
     assert_eq!(status, StatusCode::OK, "token from the rotated key");
     let (status, _) = send(&app, Method::GET, &one, &alice_token, None).await;

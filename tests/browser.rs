@@ -62,7 +62,9 @@ async fn a_browser_page_uses_the_api_and_a_foreign_origin_is_refused() {
     // The browser blocks the foreign page from reading the answer.
     let denied = &result["denied"];
     assert!(
-        denied["error"].as_str().is_some_and(|e| e.contains("Failed to fetch")),
+        denied["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Failed to fetch")),
         "{denied}"
     );
 }

@@ -49,9 +49,17 @@ async fn eddsa_es256_and_rs256_tokens_verify_and_hs256_still_does() {
     let user = "Vre1c5XZDcmtoS0Tdk1ivnJFUwEOSu9j";
     for key in [&ed, &ec, &rsa] {
         let token = key.sign(&claims(user));
-        assert_eq!(list_status(&app, user, &token).await, StatusCode::OK, "{:?}", key.alg);
+        assert_eq!(
+            list_status(&app, user, &token).await,
+            StatusCode::OK,
+            "{:?}",
+            key.alg
+        );
         // The owner check applies to asymmetric tokens as to any other.
-        assert_eq!(list_status(&app, "someone-else", &token).await, StatusCode::FORBIDDEN);
+        assert_eq!(
+            list_status(&app, "someone-else", &token).await,
+            StatusCode::FORBIDDEN
+        );
     }
     let hs = sign(claims(user));
     assert_eq!(list_status(&app, user, &hs).await, StatusCode::OK);
@@ -113,7 +121,10 @@ async fn issuer_and_audience_are_checked_on_jwks_tokens() {
     let ed = TestKey::generate(Algorithm::EdDSA, "ed");
     let jwks = JwksServer::start(&[&ed]).await;
     let app = app_with_jwks(&jwks.url, "30").await;
-    for (claim, value) in [("iss", "http://evil.example"), ("aud", "http://other.example")] {
+    for (claim, value) in [
+        ("iss", "http://evil.example"),
+        ("aud", "http://other.example"),
+    ] {
         let mut c = claims("alice");
         c[claim] = json!(value);
         assert_eq!(
@@ -124,7 +135,10 @@ async fn issuer_and_audience_are_checked_on_jwks_tokens() {
     }
     let mut expired = claims("alice");
     expired["exp"] = json!(now() - 3600);
-    assert_eq!(list_status(&app, "alice", &ed.sign(&expired)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        list_status(&app, "alice", &ed.sign(&expired)).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -134,15 +148,24 @@ async fn a_rotated_key_is_fetched_without_a_restart() {
     let jwks = JwksServer::start(&[&old]).await;
     let app = app_with_jwks(&jwks.url, "1").await;
 
-    assert_eq!(list_status(&app, "alice", &old.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(
+        list_status(&app, "alice", &old.sign(&claims("alice"))).await,
+        StatusCode::OK
+    );
     assert_eq!(jwks.fetches(), 1);
     // The auth server rotates: the new key is published, the old one kept
     // for a grace period. Wait out the minimum refresh interval.
     jwks.publish(&[&new, &old]);
     wait(1100).await;
-    assert_eq!(list_status(&app, "alice", &new.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(
+        list_status(&app, "alice", &new.sign(&claims("alice"))).await,
+        StatusCode::OK
+    );
     assert_eq!(jwks.fetches(), 2, "one refetch for the unknown kid");
-    assert_eq!(list_status(&app, "alice", &old.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(
+        list_status(&app, "alice", &old.sign(&claims("alice"))).await,
+        StatusCode::OK
+    );
     assert_eq!(jwks.fetches(), 2);
 }
 
@@ -151,7 +174,10 @@ async fn unknown_kids_cannot_make_the_api_hammer_the_auth_server() {
     let real = TestKey::generate(Algorithm::EdDSA, "real");
     let jwks = JwksServer::start(&[&real]).await;
     let app = app_with_jwks(&jwks.url, "60").await;
-    assert_eq!(list_status(&app, "alice", &real.sign(&claims("alice"))).await, StatusCode::OK);
+    assert_eq!(
+        list_status(&app, "alice", &real.sign(&claims("alice"))).await,
+        StatusCode::OK
+    );
 
     let tokens: Vec<String> = (0..20)
         .map(|i| {
@@ -162,7 +188,10 @@ async fn unknown_kids_cannot_make_the_api_hammer_the_auth_server() {
         .collect();
     let statuses =
         futures::future::join_all(tokens.iter().map(|t| list_status(&app, "alice", t))).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
     assert_eq!(jwks.fetches(), 1, "no refetch within the minimum interval");
 }
 
@@ -186,11 +215,20 @@ async fn an_unreachable_jwks_answers_503_then_recovers() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "1");
     let body: Value = response.json().await.expect("json");
-    assert!(body["detail"].as_str().is_some_and(|d| d.contains("keys")), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.contains("keys")),
+        "{body}"
+    );
     // HS256 tokens do not depend on the endpoint.
-    assert_eq!(list_status(&app, "alice", &sign(claims("alice"))).await, StatusCode::OK);
+    assert_eq!(
+        list_status(&app, "alice", &sign(claims("alice"))).await,
+        StatusCode::OK
+    );
     // Garbage is still a 401, not a 503: it never reaches the key lookup.
-    assert_eq!(list_status(&app, "alice", "not.a.token").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        list_status(&app, "alice", "not.a.token").await,
+        StatusCode::UNAUTHORIZED
+    );
 
     let listener = TcpListener::bind(addr).await.expect("rebind");
     let jwks = JwksServer::start_on(listener, &[&ed]).await;

@@ -61,9 +61,11 @@ fn emulator(port: u16) -> Running {
     Running(child)
 }
 
-/// The function binary, attached to the emulator as its (only) function.
-fn function(name: &str, port: u16, database_url: &str) -> Running {
+/// The function binary, attached to the emulator as its (only) function,
+/// its stdout and stderr (the function's logs) written to `log`.
+fn function(name: &str, port: u16, database_url: &str, log: &std::path::Path) -> Running {
     let binary = workspace().join("target/debug").join(name);
+    let log = std::fs::File::create(log).unwrap();
     let child = Command::new(&binary)
         .env(
             "AWS_LAMBDA_RUNTIME_API",
@@ -74,8 +76,8 @@ fn function(name: &str, port: u16, database_url: &str) -> Running {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("DATABASE_URL", database_url)
         .env("BETTER_AUTH_SECRET", DEV_SECRET)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("run {} (scripts/test builds it): {e}", binary.display()));
     Running(child)
@@ -130,8 +132,12 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
             // A fresh emulator per function: each binary registers as `_`.
             let port = free_port();
             let _emulator = emulator(port);
-            let _function = function(name, port, &url);
+            let log = std::env::temp_dir().join(format!("{name}-{}.log", uuid::Uuid::now_v7()));
+            let function = function(name, port, &url, &log);
             let response = invoke(port, name, &task_id);
+            drop(function);
+            check_log(name, &std::fs::read_to_string(&log).unwrap(), expected);
+            let _ = std::fs::remove_file(&log);
             assert_eq!(response["statusCode"], expected, "{name}: {response}");
             if name == "create-task" {
                 let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
@@ -151,6 +157,48 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
     })
     .await
     .unwrap();
+}
+
+/// In Lambda, every log line is JSON; the request line carries the request
+/// id, route, status and latency; nothing carries the token, the secret or
+/// the task's text.
+fn check_log(name: &str, log: &str, status: u16) {
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("{name}: not JSON: {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request")
+        .unwrap_or_else(|| panic!("{name}: no request line in {log}"));
+    assert_eq!(request["status"], status, "{name}: {request}");
+    assert!(
+        request["route"].as_str().is_some_and(|r| r.contains(" /")),
+        "{request}"
+    );
+    assert!(
+        request["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{request}"
+    );
+    assert!(request["latency_us"].is_u64(), "{request}");
+    let fixture = std::fs::read_to_string(workspace().join(format!("events/{name}.json"))).unwrap();
+    let event: Value = serde_json::from_str(&fixture).unwrap();
+    let token = event["headers"]["authorization"]
+        .as_str()
+        .map(|h| h.trim_start_matches("Bearer ").to_owned());
+    let mut secrets = vec![
+        DEV_SECRET.to_owned(),
+        "Buy milk".into(),
+        "2 litres".into(),
+        "oat".into(),
+    ];
+    secrets.extend(token);
+    for secret in secrets {
+        assert!(!log.contains(&secret), "{name} logged `{secret}`: {log}");
+    }
 }
 
 #[test]

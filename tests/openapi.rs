@@ -41,7 +41,12 @@ fn the_document_names_exactly_the_server_routes() {
 }
 
 /// A documented response resolved through `$ref`s.
-fn response_doc<'a>(doc: &'a Value, method: &str, template: &str, status: u16) -> Option<&'a Value> {
+fn response_doc<'a>(
+    doc: &'a Value,
+    method: &str,
+    template: &str,
+    status: u16,
+) -> Option<&'a Value> {
     let op = &doc["paths"][template][method.to_lowercase()];
     let response = op["responses"].get(status.to_string())?;
     Some(match response["$ref"].as_str() {
@@ -80,7 +85,10 @@ impl Checker {
         if let Some(required) = documented["headers"].as_object() {
             for (name, spec) in required {
                 if spec["required"] == true {
-                    assert!(headers.contains_key(name.as_str()), "{what}: no {name} header");
+                    assert!(
+                        headers.contains_key(name.as_str()),
+                        "{what}: no {name} header"
+                    );
                 }
             }
         }
@@ -92,13 +100,19 @@ impl Checker {
                     .unwrap_or_else(|e| panic!("{what}: body is not JSON: {e}"));
                 let schema = &documented["content"]["application/json"]["schema"];
                 let validator = validator(&self.doc, schema);
-                let errors: Vec<String> =
-                    validator.iter_errors(&value).map(|e| e.to_string()).collect();
-                assert!(errors.is_empty(), "{what}: {value} does not match: {errors:?}");
+                let errors: Vec<String> = validator
+                    .iter_errors(&value)
+                    .map(|e| e.to_string())
+                    .collect();
+                assert!(
+                    errors.is_empty(),
+                    "{what}: {value} does not match: {errors:?}"
+                );
             }
             None => assert!(body.is_empty(), "{what}: documented without a body"),
         }
-        self.covered.insert((method.to_owned(), template.to_owned(), status));
+        self.covered
+            .insert((method.to_owned(), template.to_owned(), status));
     }
 }
 
@@ -126,16 +140,26 @@ async fn every_documented_response_is_what_the_server_answers() {
     let id = task["id"].as_str().expect("id").to_owned();
     let missing = uuid::Uuid::now_v7().to_string();
     let concrete = |template: &str, user: &str, task_id: &str| {
-        template.replace("{user_id}", user).replace("{task_id}", task_id)
+        template
+            .replace("{user_id}", user)
+            .replace("{task_id}", task_id)
     };
     let big = json!({ "title": "x".repeat(70 * 1024) });
 
     // (method, template, body) for each task route, with its success case.
     let routes: [(&str, &str, Option<Value>); 6] = [
         ("GET", LIST, None),
-        ("POST", LIST, Some(json!({ "title": "new", "description": null }))),
+        (
+            "POST",
+            LIST,
+            Some(json!({ "title": "new", "description": null })),
+        ),
         ("GET", ONE, None),
-        ("PUT", ONE, Some(json!({ "title": "renamed", "completed": true }))),
+        (
+            "PUT",
+            ONE,
+            Some(json!({ "title": "renamed", "completed": true })),
+        ),
         ("PATCH", COMPLETE, None),
         ("DELETE", ONE, None),
     ];
@@ -153,33 +177,56 @@ async fn every_documented_response_is_what_the_server_answers() {
             request.send()
         };
         // 401, 403, 503 everywhere.
-        let r = send(&app.base, &path, None, body.as_ref()).await.expect("send");
-        checker.check(method, template, r).await;
-        let r = send(&app.base, &concrete(template, "bob", &id), Some(&token), body.as_ref())
+        let r = send(&app.base, &path, None, body.as_ref())
             .await
             .expect("send");
         checker.check(method, template, r).await;
-        let r = send(&down, &path, Some(&token), body.as_ref()).await.expect("send");
+        let r = send(
+            &app.base,
+            &concrete(template, "bob", &id),
+            Some(&token),
+            body.as_ref(),
+        )
+        .await
+        .expect("send");
+        checker.check(method, template, r).await;
+        let r = send(&down, &path, Some(&token), body.as_ref())
+            .await
+            .expect("send");
         checker.check(method, template, r).await;
         // 400: a bad id, or a bad query / body where there is no id.
         let bad = if template.contains("{task_id}") {
-            send(&app.base, &concrete(template, alice, "not-a-uuid"), Some(&token), body.as_ref())
+            send(
+                &app.base,
+                &concrete(template, alice, "not-a-uuid"),
+                Some(&token),
+                body.as_ref(),
+            )
         } else if *method == "GET" {
             send(&app.base, &format!("{path}?limit=0"), Some(&token), None)
         } else {
             send(&app.base, &path, Some(&token), Some(&json!({})))
         };
-        checker.check(method, template, bad.await.expect("send")).await;
+        checker
+            .check(method, template, bad.await.expect("send"))
+            .await;
         // 404 for id routes.
         if template.contains("{task_id}") {
-            let r = send(&app.base, &concrete(template, alice, &missing), Some(&token), body.as_ref())
-                .await
-                .expect("send");
+            let r = send(
+                &app.base,
+                &concrete(template, alice, &missing),
+                Some(&token),
+                body.as_ref(),
+            )
+            .await
+            .expect("send");
             checker.check(method, template, r).await;
         }
         // 413 and 415 where a body is read.
         if *method != "GET" && *method != "DELETE" {
-            let r = send(&app.base, &path, Some(&token), Some(&big)).await.expect("send");
+            let r = send(&app.base, &path, Some(&token), Some(&big))
+                .await
+                .expect("send");
             checker.check(method, template, r).await;
             let r = http
                 .request(m.clone(), app.url(&path))
@@ -197,11 +244,17 @@ async fn every_documented_response_is_what_the_server_answers() {
         } else {
             path.clone()
         };
-        let r = send(&app.base, &url_path, Some(&token), body.as_ref()).await.expect("send");
+        let r = send(&app.base, &url_path, Some(&token), body.as_ref())
+            .await
+            .expect("send");
         checker.check(method, template, r).await;
     }
     for base in [&app.base, &down] {
-        let r = http.get(format!("{base}/health")).send().await.expect("send");
+        let r = http
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .expect("send");
         checker.check("GET", "/health", r).await;
     }
 
@@ -214,10 +267,17 @@ async fn every_documented_response_is_what_the_server_answers() {
             serde_json::from_value(op["responses"].clone()).expect("responses");
         for status in statuses.keys() {
             let status: u16 = status.parse().expect("numeric status");
-            if status != 500 && !checker.covered.contains(&(method.clone(), template.clone(), status)) {
+            if status != 500
+                && !checker
+                    .covered
+                    .contains(&(method.clone(), template.clone(), status))
+            {
                 uncovered.push(format!("{method} {template} {status}"));
             }
         }
     }
-    assert!(uncovered.is_empty(), "documented but never produced: {uncovered:?}");
+    assert!(
+        uncovered.is_empty(),
+        "documented but never produced: {uncovered:?}"
+    );
 }

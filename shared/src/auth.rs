@@ -80,21 +80,17 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("token is too large"));
         }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| invalid(reason(e.kind())))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(reason(e.kind())))?;
         // The key is chosen by the header; the algorithm by the key. A token
         // whose `alg` differs from its key's is refused unread.
         let jwks_key;
         let key = match (header.alg, &self.secret, &self.jwks) {
             (Algorithm::HS256, Some(secret), _) => secret,
             (Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256, _, Some(jwks)) => {
-                jwks_key = jwks
-                    .key(header.kid.as_deref())
-                    .await
-                    .map_err(|e| match e {
-                        KeyError::Unknown => invalid("token signing key is not known"),
-                        KeyError::Unavailable => ApiError::KeysUnavailable,
-                    })?;
+                jwks_key = jwks.key(header.kid.as_deref()).await.map_err(|e| match e {
+                    KeyError::Unknown => invalid("token signing key is not known"),
+                    KeyError::Unavailable => ApiError::KeysUnavailable,
+                })?;
                 if jwks_key.algorithm != header.alg {
                     return Err(invalid("token algorithm does not match its key"));
                 }

@@ -114,7 +114,10 @@ impl JwksServer {
 
     /// On a listener the test already holds (to serve a port known earlier).
     pub async fn start_on(listener: TcpListener, keys: &[&TestKey]) -> Self {
-        let url = format!("http://{}/api/auth/jwks", listener.local_addr().expect("addr"));
+        let url = format!(
+            "http://{}/api/auth/jwks",
+            listener.local_addr().expect("addr")
+        );
         let shared = Arc::new(Shared {
             keys: Mutex::new(None),
             fetches: AtomicUsize::new(0),

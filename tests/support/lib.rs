@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 pub use reqwest::{Method, StatusCode};
 
+pub mod cluster;
 pub mod keys;
 pub mod node;
 

@@ -2,11 +2,7 @@
 //! browser script. Their packages come from `tests/js` (`npm ci`, run by
 //! `scripts/install-tools`).
 
-use std::{
-    path::PathBuf,
-    process::Stdio,
-    time::Duration,
-};
+use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
 use tokio::{
@@ -86,7 +82,11 @@ impl BetterAuth {
             .send()
             .await
             .expect("sign up");
-        assert!(response.status().is_success(), "sign up: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "sign up: {}",
+            response.status()
+        );
         let cookie = response
             .headers()
             .get_all("set-cookie")

@@ -124,7 +124,10 @@ impl KeySet {
         let mut cache = self.cache();
         match result {
             Ok(fresh) => {
-                tracing::info!(keys = fresh.keys.len() + fresh.unnamed.len(), "fetched JWKS");
+                tracing::info!(
+                    keys = fresh.keys.len() + fresh.unnamed.len(),
+                    "fetched JWKS"
+                );
                 *cache = Cache {
                     last_fetch: Some((Instant::now(), true)),
                     ..fresh
@@ -165,12 +168,9 @@ impl Cache {
     fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
         match kid {
             Some(kid) => self.keys.get(kid).cloned(),
-            None if self.keys.len() + self.unnamed.len() == 1 => self
-                .keys
-                .values()
-                .chain(&self.unnamed)
-                .next()
-                .cloned(),
+            None if self.keys.len() + self.unnamed.len() == 1 => {
+                self.keys.values().chain(&self.unnamed).next().cloned()
+            }
             None => None,
         }
     }
@@ -219,9 +219,7 @@ fn verifying_key(jwk: &Jwk) -> Option<VerifyingKey> {
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             Algorithm::EdDSA
         }
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
         _ => return None,
     };
@@ -256,7 +254,8 @@ mod tests {
         found
     }
 
-    const ED: &str = r#""kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo""#;
+    const ED: &str =
+        r#""kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo""#;
 
     #[test]
     fn keeps_usable_keys_and_skips_the_rest() {

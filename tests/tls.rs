@@ -1,0 +1,109 @@
+//! TLS to PostgreSQL as on Neon: the server has a certificate from a CA the
+//! test makes; the functions connect with `sslmode=require` and verify the
+//! chain and host against `DATABASE_CA_FILE`. A wrong CA fails fast with a
+//! clear error.
+
+use std::{collections::HashMap, error::Error, sync::Arc, time::Instant};
+
+use integration_tests::{
+    cluster::{Certificates, Cluster},
+    *,
+};
+use shared::AppState;
+
+fn vars(url: &str, ca_file: Option<String>) -> HashMap<String, String> {
+    let mut vars = HashMap::from([
+        ("DATABASE_URL".to_owned(), format!("{url}?sslmode=require")),
+        ("BETTER_AUTH_SECRET".to_owned(), SECRET.to_owned()),
+        ("DB_CONNECT_TIMEOUT_MS".to_owned(), "2000".to_owned()),
+    ]);
+    if let Some(ca) = ca_file {
+        vars.insert("DATABASE_CA_FILE".into(), ca);
+    }
+    vars
+}
+
+/// An error with its causes, as an operator would read it.
+fn chain(e: &dyn Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_talk_to_postgres_over_verified_tls() {
+    let certs = Certificates::make();
+    let cluster = Cluster::start(Some(&certs.dir)).await;
+
+    // Verified against the CA file: migrations and the API work.
+    let config = config_from(&vars(&cluster.url, Some(certs.ca())));
+    let mut client = shared::db::connect(&config.db).await.expect("TLS connect");
+    shared::migrations::up(&mut client).await.expect("migrate");
+    let ssl: bool = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0);
+    assert!(ssl, "the connection is not encrypted");
+
+    let state = Arc::new(AppState::new(&config).expect("state"));
+    let base = serve(state, origins()).await;
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/api/alice/tasks"))
+        .bearer_auth(token("alice"))
+        .json(&serde_json::json!({ "title": "over TLS" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let sessions: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = 'postgres' AND NOT s.ssl AND a.backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(sessions, 0, "some connection is not encrypted");
+
+    // A CA that did not sign the server's certificate, or none at all (the
+    // system roots do not know the test CA): refused at once, saying why.
+    for ca in [Some(certs.wrong_ca()), None] {
+        let config = config_from(&vars(&cluster.url, ca.clone()));
+        let started = Instant::now();
+        let error = shared::db::connect(&config.db)
+            .await
+            .expect_err("must not connect");
+        let text = chain(&error);
+        assert!(
+            text.contains("certificate verify failed"),
+            "{ca:?}: unclear error: {text}"
+        );
+        assert!(
+            started.elapsed().as_secs() < 2,
+            "{ca:?}: took {:?}",
+            started.elapsed()
+        );
+
+        // The API answers 503, not 500, and does not hang.
+        let state = Arc::new(AppState::new(&config).expect("state"));
+        let base = serve(state, origins()).await;
+        let response = http
+            .get(format!("{base}/api/alice/tasks"))
+            .bearer_auth(token("alice"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
