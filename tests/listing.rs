@@ -135,6 +135,26 @@ async fn bad_query_parameters_are_400_and_unknown_ones_ignored() {
 }
 
 #[tokio::test]
+async fn forged_cursors_far_outside_time_are_positions_not_errors() {
+    let app = TestApp::spawn().await;
+    app.create("u1", "t").await;
+    // Well-formed cursors whose time PostgreSQL cannot represent: once a
+    // 500 (timestamp out of range), now the start or the end of time.
+    for (cursor, expected) in [
+        ("wAAAAAAAAAABAQEBAQEBAQEBAQEBAQEB", 0), // year −146 000: nothing older
+        ("QAAAAAAAAAABAQEBAQEBAQEBAQEBAQEB", 1), // year 146 000: everything is older
+        ("f_________8BAQEBAQEBAQEBAQEBAQEB", 1),
+    ] {
+        let (status, tasks, _) = list(&app, &format!("?cursor={cursor}")).await;
+        assert_eq!(
+            (status, tasks.len()),
+            (StatusCode::OK, expected),
+            "{cursor}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn default_page_is_1000_tasks() {
     let app = TestApp::spawn().await;
     // Seed straight into the database: 1001 tasks through HTTP would be slow.

@@ -66,9 +66,13 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// Any 24 bytes are a position. A time outside years 1–9999 is clamped
+    /// there: PostgreSQL cannot compare with it, and no task lies beyond.
     pub fn decode(raw: &str) -> Option<Self> {
+        const MIN_MICROS: i64 = -62_135_596_800_000_000; // 0001-01-01T00:00:00Z
+        const MAX_MICROS: i64 = 253_402_300_799_999_999; // 9999-12-31T23:59:59.999999Z
         let bytes: [u8; 24] = URL_SAFE_NO_PAD.decode(raw).ok()?.try_into().ok()?;
-        let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?);
+        let micros = i64::from_be_bytes(bytes[..8].try_into().ok()?).clamp(MIN_MICROS, MAX_MICROS);
         Some(Self {
             created_at: DateTime::from_timestamp_micros(micros)?,
             id: Uuid::from_slice(&bytes[8..]).ok()?,
@@ -267,6 +271,7 @@ impl TaskRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Datelike;
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
@@ -283,6 +288,21 @@ mod tests {
             &format!("{}A", c.encode()),
         ] {
             assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn any_24_bytes_are_a_position_within_years_1_to_9999() {
+        for (micros, year) in [
+            (i64::MIN, 1),
+            (-(1 << 62), 1),
+            (1 << 62, 9999),
+            (i64::MAX, 9999),
+        ] {
+            let mut bytes = [1u8; 24];
+            bytes[..8].copy_from_slice(&micros.to_be_bytes());
+            let cursor = Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes)).unwrap();
+            assert_eq!(cursor.created_at.year(), year, "{micros}");
         }
     }
 

@@ -12,7 +12,7 @@ use std::{
 use axum::{
     Router,
     body::{Body as AxumBody, to_bytes},
-    extract::{RawPathParams, Request, State},
+    extract::{RawPathParams, Request, State, rejection::RawPathParamsRejection},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -22,7 +22,6 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use lambda_http::{
     Body as LambdaBody, aws_lambda_events::apigw::ApiGatewayV2httpRequest, request::LambdaRequest,
 };
-use percent_encoding::percent_decode_str;
 use serde_json::json;
 use shared::{
     AppState,
@@ -94,8 +93,14 @@ pub fn app(state: Arc<AppState>, origins: AllowedOrigins) -> Router {
             .expect("route methods are filterable");
             methods = methods.on(
                 filter,
-                move |State(state): State<Arc<AppState>>, params: RawPathParams, req: Request| {
-                    invoke(state, route, params, req)
+                move |State(state): State<Arc<AppState>>,
+                      params: Result<RawPathParams, RawPathParamsRejection>,
+                      req: Request| async move {
+                    match params {
+                        Ok(params) => invoke(state, route, params, req).await,
+                        // e.g. a percent-encoded id that is not UTF-8.
+                        Err(e) => detail_response(StatusCode::BAD_REQUEST, e.body_text()),
+                    }
                 },
             );
         }
@@ -221,14 +226,10 @@ async fn gateway_event(
     event.route_key = Some(route.key.into());
     event.raw_path = Some(parts.uri.path().into());
     event.raw_query_string = Some(parts.uri.query().unwrap_or_default().into());
+    // Already percent-decoded once by axum, as API Gateway does.
     event.path_parameters = params
         .iter()
-        .map(|(k, v)| {
-            (
-                k.to_owned(),
-                percent_decode_str(v).decode_utf8_lossy().into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     event.request_context.route_key = Some(route.key.into());
     event.request_context.stage = Some("$default".into());
