@@ -59,6 +59,9 @@ async fn a_browser_page_uses_the_api_and_a_foreign_origin_is_refused() {
     assert_eq!(status("delete"), 204);
     assert_eq!(status("afterDelete"), 404);
 
+    // Swagger UI at /docs shows the seven operations of openapi.json.
+    assert_eq!(result["docsOperations"], 7, "{result}");
+
     // The browser blocks the foreign page from reading the answer.
     let denied = &result["denied"];
     assert!(

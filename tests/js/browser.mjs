@@ -85,6 +85,13 @@ try {
       return { error: String(e) };
     }
   }, { api: API_URL, token: TOKEN, user: USER_ID });
+
+  // The docs page renders every operation of the document (Swagger UI,
+  // served by local-api itself).
+  const docs = await browser.newPage();
+  await docs.goto(`${API_URL}/docs`);
+  await docs.waitForSelector(".opblock", { timeout: 15000 });
+  result.docsOperations = await docs.locator(".opblock").count();
 } finally {
   await browser.close();
   servers.forEach((s) => s.close());
