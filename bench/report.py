@@ -1,0 +1,102 @@
+"""Turns one bench/run result directory into the Markdown table of
+BENCHMARKS.md: per endpoint and concurrency, oha's requests/s, p50, p99 and
+errors; pgbench's figures for the same SQL; the bare HTTP round trip; the
+overhead over the limit; the server's own per-request timing as a check on
+oha; then cold starts, memory and zip sizes."""
+import glob, json, os, re, statistics, sys
+
+out = sys.argv[1]
+ENDPOINTS = ["list", "get", "create", "update", "toggle", "delete"]
+LABEL = {"list": "GET list (1000)", "get": "GET one", "create": "POST", "update": "PUT",
+         "toggle": "PATCH toggle", "delete": "DELETE", "noop": "bare HTTP (/noop)"}
+ROUTE = {"list": "GET /api/{user_id}/tasks", "get": "GET /api/{user_id}/tasks/{task_id}",
+         "create": "POST /api/{user_id}/tasks", "update": "PUT /api/{user_id}/tasks/{task_id}",
+         "toggle": "PATCH /api/{user_id}/tasks/{task_id}/complete",
+         "delete": "DELETE /api/{user_id}/tasks/{task_id}"}
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
+def oha(name, c):
+    data = json.load(open(f"{out}/oha-{name}-c{c}.json"))
+    s, p = data["summary"], data["latencyPercentiles"]
+    codes = data.get("statusCodeDistribution", {})
+    ok = sum(n for code, n in codes.items() if code.startswith("2"))
+    errors = sum(data.get("errorDistribution", {}).values()) + sum(
+        n for code, n in codes.items() if not code.startswith("2"))
+    return {"rps": s["requestsPerSec"], "p50": p["p50"] * 1e3, "p99": p["p99"] * 1e3,
+            "errors": errors, "ok": ok}
+
+
+def pgbench(name, c):
+    lat = []
+    for line in open(f"{out}/pgbench-{name}-c{c}.log"):
+        f = line.split()
+        lat.append(int(f[2]) / 1e3)  # µs → ms
+    text = open(f"{out}/pgbench-{name}-c{c}.txt").read()
+    tps = float(re.search(r"tps = ([\d.]+)", text).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    return {"rps": tps, "p50": pct(lat, 0.5), "p99": pct(lat, 0.99),
+            "errors": int(failed.group(1)) if failed else 0}
+
+
+def server_timing():
+    """latency_us of each logged request, per (endpoint, c) section."""
+    sections, current = {}, None
+    for line in open(f"{out}/server.log"):
+        m = re.match(r"=== (\w+) c=(\d+)", line)
+        if m:
+            current = (m.group(1), int(m.group(2)))
+            sections[current] = []
+        elif line.startswith("=== end"):
+            current = None
+        elif current:
+            m = re.search(r"latency_us=(\d+)", line)
+            if m:
+                sections[current].append(int(m.group(1)) / 1e3)
+    return sections
+
+
+timing = server_timing()
+print(f"Results: `{out}`\n")
+print("```")
+print(open(f"{out}/machine.txt").read().strip())
+print("```\n")
+for c in (1, 32):
+    noop = oha("noop", c)
+    print(f"### Concurrency {c}\n")
+    print("| endpoint | req/s | p50 ms | p99 ms | errors | SQL alone (pgbench) req/s | SQL p50 ms | SQL p99 ms "
+          "| limit p50 ms (SQL + bare HTTP) | overhead p50 µs | server-side p50 ms |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| {LABEL['noop']} | {noop['rps']:,.0f} | {noop['p50']:.3f} | {noop['p99']:.3f} | {noop['errors']} "
+          "| | | | | | |")
+    for name in ENDPOINTS:
+        h, s = oha(name, c), pgbench(name, c)
+        limit = s["p50"] + noop["p50"]
+        own = timing.get((name, c), [])
+        own_p50 = f"{statistics.median(own):.3f}" if own else "–"
+        print(f"| {LABEL[name]} | {h['rps']:,.0f} | {h['p50']:.3f} | {h['p99']:.3f} | {h['errors']} "
+              f"| {s['rps']:,.0f} | {s['p50']:.3f} | {s['p99']:.3f} | {limit:.3f} "
+              f"| {(h['p50'] - limit) * 1e3:+,.0f} | {own_p50} |")
+    print()
+
+fn = json.load(open(f"{out}/cold-function.json"))
+la = json.load(open(f"{out}/cold-local-api.json"))
+print("### Cold start and memory\n")
+print(f"- list-tasks binary under `cargo lambda watch`, exec → first authenticated 200 (incl. first "
+      f"database connection): median **{fn['cold_start_median_ms']:.1f} ms** of {len(fn['cold_start_ms'])} "
+      f"runs ({', '.join(f'{v:.1f}' for v in fn['cold_start_ms'])})")
+print(f"- the same process after {fn['warm_invocations']} more invocations listing 1000 tasks: peak RSS "
+      f"**{fn['peak_rss_kib'] / 1024:.1f} MiB**, RSS {fn['rss_kib'] / 1024:.1f} MiB; warm invocation "
+      f"median {fn['warm_invocation_median_us'] / 1e3:.2f} ms through the emulator")
+print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
+      f"{len(la['cold_start_ms'])} runs")
+if os.path.exists(f"{out}/zips.txt"):
+    print("\n### Deployment zips (`cargo lambda build --release --arm64 --output-format zip`)\n")
+    print("| function | bytes | MB |\n| --- | ---: | ---: |")
+    for line in open(f"{out}/zips.txt"):
+        name, size = line.split()
+        print(f"| {name} | {int(size):,} | {int(size) / 1e6:.2f} |")

@@ -1,0 +1,10 @@
+-- PUT /api/bench-3/tasks/{id} {"title": "Renamed"}: TaskRepository::update
+\set u 3
+\set i random(0, 999)
+UPDATE tasks SET
+    title = COALESCE('Renamed', title),
+    description = CASE WHEN false THEN NULL ELSE description END,
+    completed = COALESCE(NULL::boolean, completed),
+    updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')
+WHERE user_id = 'bench-3' AND id = ('00000000-0000-7000-800' || :u || '-000000000' || lpad(:i::text, 3, '0'))::uuid
+RETURNING id, user_id, title, description, completed, created_at, updated_at;
