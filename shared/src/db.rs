@@ -12,7 +12,8 @@ use deadpool_postgres::{
 };
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::{
-    Client, Row,
+    Client, NoTls, Row,
+    config::SslMode,
     error::SqlState,
     types::{ToSql, Type},
 };
@@ -51,16 +52,17 @@ impl Database {
         let mut pg = tokio_postgres::Config::from_str(&cfg.url)?;
         pg.connect_timeout(cfg.connect_timeout);
         pg.application_name("task-api");
-        let manager = Manager::from_config(
-            pg,
-            tls_connector(cfg)?,
-            ManagerConfig {
-                // `Fast` only checks whether the socket is known to be closed.
-                // A connection idle long enough to have been cut while the
-                // Lambda was frozen gets one real round trip first (below).
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            // `Fast` only checks whether the socket is known to be closed.
+            // A connection idle long enough to have been cut while the
+            // Lambda was frozen gets one real round trip first (below).
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if wants_tls(&pg) {
+            Manager::from_config(pg, tls_connector(cfg)?, manager_config)
+        } else {
+            Manager::from_config(pg, NoTls, manager_config)
+        };
         let idle_check_after = cfg.idle_check_after;
         let check_timeout = cfg.connect_timeout;
         let pool = Pool::builder(manager)
@@ -151,6 +153,14 @@ impl Database {
     }
 }
 
+/// Whether connections may use TLS (`sslmode` other than `disable`). Only
+/// then is a TLS connector built: building one loads the system's CA bundle,
+/// which OpenSSL 3 parses certificate by certificate — tens of milliseconds
+/// of every cold start, for nothing when the URL says `sslmode=disable`.
+fn wants_tls(pg: &tokio_postgres::Config) -> bool {
+    pg.get_ssl_mode() != SslMode::Disable
+}
+
 /// TLS when the URL asks for it (`sslmode=prefer` or `require`), with the
 /// system's roots plus `DATABASE_CA_FILE`. native-tls always verifies the
 /// certificate chain and host name, as Neon requires.
@@ -170,10 +180,16 @@ fn tls_connector(cfg: &DbConfig) -> Result<MakeTlsConnector, DbSetupError> {
 pub async fn connect(cfg: &DbConfig) -> Result<Client, DbSetupError> {
     let mut pg = tokio_postgres::Config::from_str(&cfg.url)?;
     pg.connect_timeout(cfg.connect_timeout);
-    let (client, connection) = pg.connect(tls_connector(cfg)?).await?;
     // The connection future must be polled or every query hangs.
-    tokio::spawn(connection);
-    Ok(client)
+    if wants_tls(&pg) {
+        let (client, connection) = pg.connect(tls_connector(cfg)?).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    } else {
+        let (client, connection) = pg.connect(NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
 }
 
 /// Maps a failed statement to the API's error. Only a lost connection is a

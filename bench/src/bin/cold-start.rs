@@ -29,6 +29,8 @@ fn http(
     body: &str,
 ) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    // A function that died never answers: fail instead of waiting forever.
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -102,7 +104,10 @@ fn function(args: &[String]) -> Value {
     for run in 0..runs {
         let started = Instant::now();
         let child = Command::new(binary)
-            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}/.rt"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")

@@ -60,7 +60,9 @@ impl KeySet {
             .timeout(config.fetch_timeout)
             .connect_timeout(config.fetch_timeout)
             .build()
-            // Only fails when the TLS backend cannot initialise at all.
+            // Fails only when the TLS backend cannot initialise at all; then
+            // the plain client (same backend) is the best we have. Runs once,
+            // at init.
             .unwrap_or_default();
         Self {
             config,
