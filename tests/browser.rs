@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use integration_tests::{
-    node::{free_port, js_dir},
-    *,
-};
+use integration_tests::{node::js_dir, *};
 use local_api::AllowedOrigins;
 use serde_json::Value;
 use shared::AppState;

@@ -4,7 +4,7 @@
 
 use std::{process::Stdio, time::Duration};
 
-use integration_tests::{node::free_port, *};
+use integration_tests::*;
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},

@@ -198,7 +198,12 @@ fn authenticator() -> Authenticator {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        // No regression files: the seed of a failure is printed instead.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn validators_refuse_with_4xx_and_accept_only_valid_input(

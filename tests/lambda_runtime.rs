@@ -27,14 +27,6 @@ impl Drop for Running {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn emulator(port: u16) -> Running {
     let child = Command::new("cargo")
         .args([

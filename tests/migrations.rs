@@ -3,6 +3,7 @@
 use std::process::Command;
 
 use integration_tests::*;
+use tokio_postgres::types::Type;
 
 fn migrate(url: &str, command: &str) -> (bool, String) {
     let binary = format!("{}/../target/debug/migrate", env!("CARGO_MANIFEST_DIR"));
@@ -19,7 +20,9 @@ fn migrate(url: &str, command: &str) -> (bool, String) {
 async fn tables(db: &TestDb) -> Vec<String> {
     let client = db.client().await;
     client
-        .query(
+        // query_typed: unnamed statements, as the product uses, so the test
+        // also runs through a transaction-mode pooler.
+        .query_typed(
             "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
             &[],
         )
@@ -70,9 +73,9 @@ async fn schema_checks_mirror_the_validation_rules() {
         ("ok", Some("x".repeat(1001))),
     ] {
         let result = client
-            .execute(
+            .query_typed(
                 "INSERT INTO tasks (id, user_id, title, description) VALUES (gen_random_uuid(), 'u1', $1, $2)",
-                &[&title, &description],
+                &[(&title, Type::TEXT), (&description, Type::TEXT)],
             )
             .await;
         let err = result.expect_err("the CHECK refuses it");
@@ -87,9 +90,9 @@ async fn schema_checks_mirror_the_validation_rules() {
         .await
         .unwrap();
     let left: i64 = client
-        .query_one("SELECT count(*) FROM tasks", &[])
+        .query_typed("SELECT count(*) FROM tasks", &[])
         .await
-        .unwrap()
+        .unwrap()[0]
         .get(0);
     assert_eq!(left, 0);
 }

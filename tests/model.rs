@@ -373,6 +373,8 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
+        // No regression files: the seed of a failure is printed instead.
+        failure_persistence: None,
         // Shrinking replays sequences against the real API: keep it bounded.
         max_shrink_iters: 200,
         ..ProptestConfig::default()

@@ -70,7 +70,7 @@ impl Cluster {
     /// A fresh cluster; with `tls`, a directory holding server.crt/server.key.
     pub async fn start(tls: Option<&Path>) -> Self {
         let root = scratch_dir("task-api-cluster");
-        let port = crate::node::free_port();
+        let port = crate::free_port();
         let cluster = Self {
             port,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),

@@ -184,9 +184,13 @@ impl TestApp {
     pub async fn stored_tasks(&self, user: &str) -> i64 {
         let client = self.db.client().await;
         client
-            .query_one("SELECT count(*) FROM tasks WHERE user_id = $1", &[&user])
+            // Unnamed (query_typed), so it works through PgBouncer too.
+            .query_typed(
+                "SELECT count(*) FROM tasks WHERE user_id = $1",
+                &[(&user, tokio_postgres::types::Type::TEXT)],
+            )
             .await
-            .expect("count")
+            .expect("count")[0]
             .get(0)
     }
 }
@@ -203,6 +207,14 @@ pub async fn serve(state: Arc<AppState>, origins: AllowedOrigins) -> String {
     let router = app(state, origins);
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}")
+}
+
+/// A free loopback port (released before use; fine for a test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }
 
 pub fn now() -> u64 {
@@ -233,11 +245,7 @@ pub fn sign_with(alg: Algorithm, secret: &[u8], claims: Value) -> String {
 
 /// A config whose database is a port where nothing listens.
 pub fn unreachable_config() -> Config {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port(); // released when the listener drops: nothing listens there
+    let port = free_port(); // nothing listens there
     let vars = HashMap::from([
         (
             "DATABASE_URL".to_owned(),

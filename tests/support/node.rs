@@ -21,14 +21,6 @@ pub fn js_dir() -> PathBuf {
     dir
 }
 
-/// A free loopback port (released before use; fine for a test).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 /// A running Better Auth server with its JWT plugin; killed on drop.
 pub struct BetterAuth {
     pub base: String,
@@ -40,7 +32,7 @@ impl BetterAuth {
     /// Starts `better-auth-server.mjs`; with `rotation_seconds` > 0 the
     /// signing key expires that often and the next token gets a new one.
     pub async fn start(rotation_seconds: u64) -> Self {
-        let port = free_port();
+        let port = crate::free_port();
         let mut child = Command::new("node")
             .arg("better-auth-server.mjs")
             .current_dir(js_dir())
