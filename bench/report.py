@@ -96,19 +96,18 @@ for c in (1, 32):
               f"| {(h['p50'] - limit) * 1e3:+,.0f} | {own_p50} |")
     print()
 
-if not os.path.exists(f"{out}/cold-function.json"):
-    sys.exit(0)
-fn = json.load(open(f"{out}/cold-function.json"))
-la = json.load(open(f"{out}/cold-local-api.json"))
-print("### Cold start and memory\n")
-print(f"- list-tasks binary under `cargo lambda watch`, exec → first authenticated 200 (incl. first "
-      f"database connection): median **{fn['cold_start_median_ms']:.1f} ms** of {len(fn['cold_start_ms'])} "
-      f"runs ({', '.join(f'{v:.1f}' for v in fn['cold_start_ms'])})")
-print(f"- the same process after {fn['warm_invocations']} more invocations listing 1000 tasks: peak RSS "
-      f"**{fn['peak_rss_kib'] / 1024:.1f} MiB**, RSS {fn['rss_kib'] / 1024:.1f} MiB; warm invocation "
-      f"median {fn['warm_invocation_median_us'] / 1e3:.2f} ms through the emulator")
-print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
-      f"{len(la['cold_start_ms'])} runs")
+if os.path.exists(f"{out}/cold-function.json"):
+    fn = json.load(open(f"{out}/cold-function.json"))
+    la = json.load(open(f"{out}/cold-local-api.json"))
+    print("### Cold start and memory\n")
+    print(f"- list-tasks binary under `cargo lambda watch`, exec → first authenticated 200 (incl. first "
+          f"database connection): median **{fn['cold_start_median_ms']:.1f} ms** of {len(fn['cold_start_ms'])} "
+          f"runs ({', '.join(f'{v:.1f}' for v in fn['cold_start_ms'])})")
+    print(f"- the same process after {fn['warm_invocations']} more invocations listing 1000 tasks: peak RSS "
+          f"**{fn['peak_rss_kib'] / 1024:.1f} MiB**, RSS {fn['rss_kib'] / 1024:.1f} MiB; warm invocation "
+          f"median {fn['warm_invocation_median_us'] / 1e3:.2f} ms through the emulator")
+    print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
+          f"{len(la['cold_start_ms'])} runs")
 if os.path.exists(f"{out}/zips.txt"):
     print("\n### Deployment zips (`cargo lambda build --release --arm64 --output-format zip`)\n")
     print("| function | bytes | MB |\n| --- | ---: | ---: |")
