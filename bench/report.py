@@ -106,6 +106,12 @@ if os.path.exists(f"{out}/cold-function.json"):
     print(f"- the same process after {fn['warm_invocations']} more invocations listing 1000 tasks: peak RSS "
           f"**{fn['peak_rss_kib'] / 1024:.1f} MiB**, RSS {fn['rss_kib'] / 1024:.1f} MiB; warm invocation "
           f"median {fn['warm_invocation_median_us'] / 1e3:.2f} ms through the emulator")
+    if os.path.exists(f"{out}/cold-function-tls.json"):
+        tls = json.load(open(f"{out}/cold-function-tls.json"))
+        print(f"- the same over TLS (`sslmode=require`, verified against `DATABASE_CA_FILE`, as on Neon): "
+              f"median **{tls['cold_start_median_ms']:.1f} ms** of {len(tls['cold_start_ms'])} runs "
+              f"({', '.join(f'{v:.1f}' for v in tls['cold_start_ms'])}); peak RSS "
+              f"{tls['peak_rss_kib'] / 1024:.1f} MiB after {tls['warm_invocations']} more invocations")
     print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
           f"{len(la['cold_start_ms'])} runs")
 if os.path.exists(f"{out}/zips.txt"):

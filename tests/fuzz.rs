@@ -194,7 +194,7 @@ fn authenticator() -> Authenticator {
         _ => None,
     })
     .expect("config");
-    Authenticator::new(&config.auth)
+    Authenticator::new(&config.auth, &shared::tls::Tls::default())
 }
 
 proptest! {

@@ -64,9 +64,9 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     let id = uuid::Uuid::parse_str(task["id"].as_str().unwrap()).unwrap();
     let bob = app.state.auth.authenticate(&bearer("bob")).await.unwrap();
     let repo = &app.state.tasks;
-    assert_eq!(repo.get(&bob, id).await.unwrap(), None);
-    assert_eq!(repo.toggle_completed(&bob, id).await.unwrap(), None);
-    assert_eq!(repo.set_completed(&bob, id, true).await.unwrap(), None);
+    assert!(repo.get(&bob, id).await.unwrap().is_none());
+    assert!(repo.toggle_completed(&bob, id).await.unwrap().is_none());
+    assert!(repo.set_completed(&bob, id, true).await.unwrap().is_none());
     assert!(!repo.delete(&bob, id).await.unwrap());
     let query = shared::validation::ListQuery {
         completed: None,

@@ -1,14 +1,16 @@
 //! TLS to PostgreSQL as on Neon: the server has a certificate from a CA the
 //! test makes; the functions connect with `sslmode=require` and verify the
 //! chain and host against `DATABASE_CA_FILE`. A wrong CA fails fast with a
-//! clear error.
+//! clear error. The JWKS endpoint over HTTPS, through the same connector.
 
 use std::{collections::HashMap, error::Error, sync::Arc, time::Instant};
 
 use integration_tests::{
     cluster::{Certificates, Cluster},
+    keys::{JwksServer, TestKey},
     *,
 };
+use jsonwebtoken::Algorithm;
 use shared::AppState;
 
 fn vars(url: &str, ca_file: Option<String>) -> HashMap<String, String> {
@@ -105,5 +107,43 @@ async fn functions_talk_to_postgres_over_verified_tls() {
             .await
             .expect("send");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
+
+/// The JWKS client shares the database's TLS connector (one CA bundle
+/// parse per cold start, not two), so it trusts the system's roots plus
+/// `DATABASE_CA_FILE`: a key set served over HTTPS with a certificate from
+/// that CA verifies tokens; without it, or with another CA, the certificate
+/// is refused and the API answers 503 (keys unavailable), never 401 or 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_jwks_is_fetched_over_verified_tls() {
+    let certs = Certificates::make();
+    let key = TestKey::generate(Algorithm::EdDSA, "k1");
+    let jwks = JwksServer::start_tls(&[&key], &certs).await;
+    let token = key.sign(&serde_json::json!({ "sub": "alice", "iat": now(), "exp": now() + 900 }));
+    for (ca, expected) in [
+        (Some(certs.ca()), StatusCode::OK),
+        (None, StatusCode::SERVICE_UNAVAILABLE),
+        (Some(certs.wrong_ca()), StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        let fetches = jwks.fetches();
+        let app = TestApp::spawn_with(|vars| {
+            vars.insert("JWKS_URL".into(), jwks.url.clone());
+            if let Some(ca) = ca.clone() {
+                vars.insert("DATABASE_CA_FILE".into(), ca);
+            }
+        })
+        .await;
+        let response = app
+            .http
+            .get(app.url("/api/alice/tasks"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), expected, "CA file {ca:?}");
+        // Only a verified connection reaches the endpoint.
+        let reached = jwks.fetches() > fetches;
+        assert_eq!(reached, expected == StatusCode::OK, "CA file {ca:?}");
     }
 }

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use lambda_http::http::{HeaderMap, header};
 use serde::Deserialize;
 
-use crate::{config::AuthConfig, error::ApiError};
+use crate::{config::AuthConfig, error::ApiError, tls::Tls};
 
 mod jwks;
 
@@ -47,7 +47,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(cfg: &AuthConfig) -> Self {
+    pub fn new(cfg: &AuthConfig, tls: &Tls) -> Self {
         let validations = [
             Algorithm::HS256,
             Algorithm::EdDSA,
@@ -62,7 +62,7 @@ impl Authenticator {
                 .secret
                 .as_ref()
                 .map(|s| DecodingKey::from_secret(s.as_bytes())),
-            jwks: cfg.jwks.clone().map(KeySet::new),
+            jwks: cfg.jwks.clone().map(|jwks| KeySet::new(jwks, tls)),
             validations,
         }
     }

@@ -5,7 +5,7 @@
 //! statement goes through `query_typed`: parameter types are sent with an
 //! unnamed statement in one round trip, and nothing outlives the statement.
 
-use std::{error::Error as _, fs, str::FromStr, time::Duration};
+use std::{error::Error as _, str::FromStr, time::Duration};
 
 use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
@@ -18,20 +18,19 @@ use tokio_postgres::{
     types::{ToSql, Type},
 };
 
-use crate::{config::DbConfig, error::ApiError};
+use crate::{
+    config::DbConfig,
+    error::ApiError,
+    tls::{Tls, TlsError},
+};
 
 /// A statement parameter with its declared type.
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
-    #[error("DATABASE_CA_FILE: cannot read {path}: {source}")]
-    CaFile {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("TLS setup failed: {0}")]
-    Tls(#[from] native_tls::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("DATABASE_URL: {0}")]
     Url(#[from] tokio_postgres::Error),
     #[error("connection pool: {0}")]
@@ -48,7 +47,7 @@ pub struct Database {
 }
 
 impl Database {
-    pub fn new(cfg: &DbConfig) -> Result<Self, DbSetupError> {
+    pub fn new(cfg: &DbConfig, tls: &Tls) -> Result<Self, DbSetupError> {
         let mut pg = tokio_postgres::Config::from_str(&cfg.url)?;
         pg.connect_timeout(cfg.connect_timeout);
         pg.application_name("task-api");
@@ -59,7 +58,7 @@ impl Database {
             recycling_method: RecyclingMethod::Fast,
         };
         let manager = if wants_tls(&pg) {
-            Manager::from_config(pg, tls_connector(cfg)?, manager_config)
+            Manager::from_config(pg, MakeTlsConnector::new(tls.connector()?), manager_config)
         } else {
             Manager::from_config(pg, NoTls, manager_config)
         };
@@ -95,8 +94,11 @@ impl Database {
     /// that needs only the database (`health`) calls in `main`.
     pub async fn from_env() -> Result<Self, crate::StartupError> {
         crate::telemetry::init();
-        let db = (|| Ok::<_, crate::StartupError>(Self::new(&DbConfig::from_env()?)?))()
-            .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
+        let db = (|| {
+            let cfg = DbConfig::from_env()?;
+            Ok::<_, crate::StartupError>(Self::new(&cfg, &Tls::new(cfg.ca_file.clone()))?)
+        })()
+        .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
         db.warm_up().await;
         Ok(db)
     }
@@ -153,27 +155,11 @@ impl Database {
     }
 }
 
-/// Whether connections may use TLS (`sslmode` other than `disable`). Only
-/// then is a TLS connector built: building one loads the system's CA bundle,
-/// which OpenSSL 3 parses certificate by certificate — tens of milliseconds
-/// of every cold start, for nothing when the URL says `sslmode=disable`.
+/// Whether connections may use TLS (`sslmode=prefer` or `require`). Only
+/// then is a TLS connector built: building one loads the system's CA bundle
+/// (see `tls`), for nothing when the URL says `sslmode=disable`.
 fn wants_tls(pg: &tokio_postgres::Config) -> bool {
     pg.get_ssl_mode() != SslMode::Disable
-}
-
-/// TLS when the URL asks for it (`sslmode=prefer` or `require`), with the
-/// system's roots plus `DATABASE_CA_FILE`. native-tls always verifies the
-/// certificate chain and host name, as Neon requires.
-fn tls_connector(cfg: &DbConfig) -> Result<MakeTlsConnector, DbSetupError> {
-    let mut builder = native_tls::TlsConnector::builder();
-    if let Some(path) = &cfg.ca_file {
-        let pem = fs::read(path).map_err(|source| DbSetupError::CaFile {
-            path: path.clone(),
-            source,
-        })?;
-        builder.add_root_certificate(native_tls::Certificate::from_pem(&pem)?);
-    }
-    Ok(MakeTlsConnector::new(builder.build()?))
 }
 
 /// A single connection outside the pool, for migrations.
@@ -182,7 +168,8 @@ pub async fn connect(cfg: &DbConfig) -> Result<Client, DbSetupError> {
     pg.connect_timeout(cfg.connect_timeout);
     // The connection future must be polled or every query hangs.
     if wants_tls(&pg) {
-        let (client, connection) = pg.connect(tls_connector(cfg)?).await?;
+        let tls = Tls::new(cfg.ca_file.clone()).connector()?;
+        let (client, connection) = pg.connect(MakeTlsConnector::new(tls)).await?;
         tokio::spawn(connection);
         Ok(client)
     } else {

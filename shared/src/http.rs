@@ -42,7 +42,6 @@ pub async fn handle<S: ?Sized>(
 fn request_id(req: &Request) -> String {
     let from_gateway = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
-        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
         _ => None,
     };
     from_gateway

@@ -11,6 +11,7 @@ pub mod routes;
 pub mod state;
 pub mod tasks;
 pub mod telemetry;
+pub mod tls;
 pub mod validation;
 
 pub use error::ApiError;

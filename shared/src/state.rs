@@ -8,6 +8,7 @@ use crate::{
     db::{Database, DbSetupError},
     tasks::TaskRepository,
     telemetry,
+    tls::Tls,
 };
 
 pub struct AppState {
@@ -17,9 +18,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: &Config) -> Result<Self, DbSetupError> {
+        // One TLS connector for the database and the JWKS endpoint.
+        let tls = Tls::new(config.db.ca_file.clone());
         Ok(Self {
-            auth: Authenticator::new(&config.auth),
-            tasks: TaskRepository::new(Database::new(&config.db)?),
+            auth: Authenticator::new(&config.auth, &tls),
+            tasks: TaskRepository::new(Database::new(&config.db, &tls)?),
         })
     }
 

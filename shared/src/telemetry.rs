@@ -1,21 +1,26 @@
 //! Logging: JSON lines in Lambda (CloudWatch Logs Insights can query the
-//! fields), readable lines elsewhere. `RUST_LOG` filters; default `info`.
+//! fields), readable lines elsewhere. `RUST_LOG` filters by target and
+//! level (`info`, `shared=debug,warn`); default `info`.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing::Level;
+use tracing_subscriber::{filter::Targets, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
     let builder = fmt()
-        .with_env_filter(filter)
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal());
     // `try_init`: a second call (tests, local-api) keeps the first subscriber.
     let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         // Lambda adds its own timestamp and request id to each line.
-        builder.json().flatten_event(true).without_time().try_init()
+        let builder = builder.json().flatten_event(true).without_time();
+        builder.finish().with(filter).try_init()
     } else {
-        builder.compact().try_init()
+        builder.compact().finish().with(filter).try_init()
     };
 }

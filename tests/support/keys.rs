@@ -19,6 +19,8 @@ use openssl::{
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use crate::cluster::Certificates;
+
 /// A signing key and its public half as a JWK.
 #[derive(Clone)]
 pub struct TestKey {
@@ -118,6 +120,30 @@ impl JwksServer {
             "http://{}/api/auth/jwks",
             listener.local_addr().expect("addr")
         );
+        let (server, router) = Self::new(url, keys);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        server
+    }
+
+    /// Over HTTPS, with the server certificate of `certs` (for 127.0.0.1,
+    /// signed by `certs.ca()`).
+    pub async fn start_tls(keys: &[&TestKey], certs: &Certificates) -> Self {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("https://{}/api/auth/jwks", tcp.local_addr().expect("addr"));
+        let read = |name: &str| std::fs::read(certs.dir.join(name)).expect("read");
+        let identity = native_tls::Identity::from_pkcs8(&read("server.crt"), &read("server.key"))
+            .expect("identity");
+        let acceptor = native_tls::TlsAcceptor::new(identity).expect("acceptor");
+        let listener = TlsListener {
+            tcp,
+            acceptor: acceptor.into(),
+        };
+        let (server, router) = Self::new(url, keys);
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        server
+    }
+
+    fn new(url: String, keys: &[&TestKey]) -> (Self, Router) {
         let shared = Arc::new(Shared {
             keys: Mutex::new(None),
             fetches: AtomicUsize::new(0),
@@ -125,10 +151,9 @@ impl JwksServer {
         let router = Router::new()
             .route("/api/auth/jwks", get(serve_keys))
             .with_state(shared.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
         let server = Self { url, shared };
         server.publish(keys);
-        server
+        (server, router)
     }
 
     /// Replaces the published set.
@@ -144,6 +169,33 @@ impl JwksServer {
 
     pub fn fetches(&self) -> usize {
         self.shared.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// TCP connections that have completed a TLS handshake; failed handshakes
+/// (a client that refuses our certificate) are dropped.
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: tokio_native_tls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_native_tls::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
     }
 }
 

@@ -17,7 +17,7 @@ async fn create_task(req: Request, state: &AppState) -> Result<Response<Body>, A
         .await?;
     let new_task = validation::new_task(&req)?;
     let task = state.tasks.create(&user, &new_task).await?;
-    let location = format!("{}/{}", http::tasks_path(user.as_str()), task.id);
+    let location = format!("{}/{}", http::tasks_path(user.as_str()), task.id()?);
     http::with_header(
         http::json_response(StatusCode::CREATED, &task),
         header::LOCATION,

@@ -15,7 +15,7 @@ use jsonwebtoken::{
 };
 use serde::Deserialize;
 
-use crate::config::JwksConfig;
+use crate::{config::JwksConfig, tls::Tls};
 
 /// After a failed fetch, the next one may come this soon: a token we cannot
 /// verify gets a 503 with `Retry-After: 1`, and the retry should find out.
@@ -55,10 +55,17 @@ struct Cache {
 }
 
 impl KeySet {
-    pub fn new(config: JwksConfig) -> Self {
-        let client = reqwest::Client::builder()
+    pub fn new(config: JwksConfig, tls: &Tls) -> Self {
+        let mut builder = reqwest::Client::builder()
             .timeout(config.fetch_timeout)
-            .connect_timeout(config.fetch_timeout)
+            .connect_timeout(config.fetch_timeout);
+        if config.url.starts_with("https:") {
+            match tls.connector() {
+                Ok(connector) => builder = builder.use_preconfigured_tls(connector),
+                Err(e) => tracing::warn!("JWKS client: {e}; using the system's roots only"),
+            }
+        }
+        let client = builder
             .build()
             // Fails only when the TLS backend cannot initialise at all; then
             // the plain client (same backend) is the best we have. Runs once,
