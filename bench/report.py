@@ -114,6 +114,14 @@ if os.path.exists(f"{out}/cold-function.json"):
               f"{tls['peak_rss_kib'] / 1024:.1f} MiB after {tls['warm_invocations']} more invocations")
     print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
           f"{len(la['cold_start_ms'])} runs")
+for name, title in (("get", "GET one"), ("list", "GET list (1000)")):
+    if os.path.exists(f"{out}/profile-{name}.txt"):
+        print(f"\n### Server CPU by symbol, {title} at c=32 (`perf record -F 999 -p <server>`, top entries)\n")
+        print("```")
+        print(open(f"{out}/profile-{name}-dso.txt").read().rstrip())
+        print()
+        print("\n".join(open(f"{out}/profile-{name}.txt").read().splitlines()[:25]))
+        print("```")
 if os.path.exists(f"{out}/zips.txt"):
     print("\n### Deployment zips (`cargo lambda build --release --arm64 --output-format zip`)\n")
     print("| function | bytes | MB |\n| --- | ---: | ---: |")

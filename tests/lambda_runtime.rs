@@ -53,12 +53,35 @@ fn emulator(port: u16) -> Running {
     Running(child)
 }
 
+/// The binary for `name`: the debug build — or, when `LAMBDA_BINARIES`
+/// names a directory of `<name>/bootstrap` files, those (scripts/sam-check
+/// points it at the arm64 bootstraps `sam build` made, and sets
+/// `LAMBDA_RUNNER` to run them under qemu-user).
+fn command(name: &str) -> (Command, PathBuf) {
+    let Some(dir) = std::env::var_os("LAMBDA_BINARIES") else {
+        let binary = workspace().join("target/debug").join(name);
+        return (Command::new(&binary), binary);
+    };
+    let binary = PathBuf::from(dir).join(name).join("bootstrap");
+    let runner = std::env::var("LAMBDA_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let command = match runner.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(runner).arg(&binary);
+            command
+        }
+        None => Command::new(&binary),
+    };
+    (command, binary)
+}
+
 /// The function binary, attached to the emulator as its (only) function,
 /// its stdout and stderr (the function's logs) written to `log`.
 fn function(name: &str, port: u16, database_url: &str, log: &std::path::Path) -> Running {
-    let binary = workspace().join("target/debug").join(name);
+    let (mut command, binary) = command(name);
     let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(&binary)
+    let child = command
         .env(
             "AWS_LAMBDA_RUNTIME_API",
             format!("http://127.0.0.1:{port}/.rt"),
