@@ -112,6 +112,11 @@ if os.path.exists(f"{out}/cold-function.json"):
               f"median **{tls['cold_start_median_ms']:.1f} ms** of {len(tls['cold_start_ms'])} runs "
               f"({', '.join(f'{v:.1f}' for v in tls['cold_start_ms'])}); peak RSS "
               f"{tls['peak_rss_kib'] / 1024:.1f} MiB after {tls['warm_invocations']} more invocations")
+    if os.path.exists(f"{out}/cold-function-tls-roots.json"):
+        roots = json.load(open(f"{out}/cold-function-tls-roots.json"))
+        print(f"- the same over TLS with `SSL_CERT_FILE` naming only the root it needs (no system bundle to "
+              f"parse): median **{roots['cold_start_median_ms']:.1f} ms** of {len(roots['cold_start_ms'])} runs "
+              f"({', '.join(f'{v:.1f}' for v in roots['cold_start_ms'])})")
     print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
           f"{len(la['cold_start_ms'])} runs")
 for name, title in (("get", "GET one"), ("list", "GET list (1000)")):
