@@ -77,8 +77,15 @@ fn command(name: &str) -> (Command, PathBuf) {
 }
 
 /// The function binary, attached to the emulator as its (only) function,
-/// its stdout and stderr (the function's logs) written to `log`.
-fn function(name: &str, port: u16, database_url: &str, log: &std::path::Path) -> Running {
+/// its stdout and stderr (the function's logs) written to `log`, with
+/// `RUST_LOG` set to `rust_log`.
+fn function(
+    name: &str,
+    port: u16,
+    database_url: &str,
+    log: &std::path::Path,
+    rust_log: &str,
+) -> Running {
     let (mut command, binary) = command(name);
     let log = std::fs::File::create(log).unwrap();
     let child = command
@@ -91,6 +98,7 @@ fn function(name: &str, port: u16, database_url: &str, log: &std::path::Path) ->
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("DATABASE_URL", database_url)
         .env("BETTER_AUTH_SECRET", DEV_SECRET)
+        .env("RUST_LOG", rust_log)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
@@ -148,7 +156,7 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
             let port = free_port();
             let _emulator = emulator(port);
             let log = std::env::temp_dir().join(format!("{name}-{}.log", uuid::Uuid::now_v7()));
-            let function = function(name, port, &url, &log);
+            let function = function(name, port, &url, &log, "info");
             let response = invoke(port, name, &task_id);
             drop(function);
             check_log(name, &std::fs::read_to_string(&log).unwrap(), expected);
@@ -169,6 +177,28 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
                 assert_eq!(body[0]["id"], task_id.as_str());
             }
         }
+    })
+    .await
+    .unwrap();
+}
+
+/// `RUST_LOG` is honoured: at `warn`, a request served leaves no line
+/// (at `info`, the test above finds one per request).
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_filters_what_a_function_logs() {
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let port = free_port();
+        let _emulator = emulator(port);
+        let log = std::env::temp_dir().join(format!("health-{}.log", uuid::Uuid::now_v7()));
+        let function = function("health", port, &url, &log, "warn");
+        let response = invoke(port, "health", FIXTURE_TASK_ID);
+        drop(function);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(response["statusCode"], 200, "{response}");
+        assert!(!text.contains(r#""message":"request""#), "{text}");
     })
     .await
     .unwrap();
