@@ -99,24 +99,25 @@ for c in (1, 32):
 if os.path.exists(f"{out}/cold-function.json"):
     fn = json.load(open(f"{out}/cold-function.json"))
     la = json.load(open(f"{out}/cold-local-api.json"))
+    def runs(d):
+        values = ", ".join(f"{v:.1f}" for v in d["cold_start_ms"])
+        return f"median **{d['cold_start_median_ms']:.1f} ms** of {len(d['cold_start_ms'])} runs ({values})"
+
     print("### Cold start and memory\n")
     print(f"- list-tasks binary under `cargo lambda watch`, exec → first authenticated 200 (incl. first "
-          f"database connection): median **{fn['cold_start_median_ms']:.1f} ms** of {len(fn['cold_start_ms'])} "
-          f"runs ({', '.join(f'{v:.1f}' for v in fn['cold_start_ms'])})")
+          f"database connection): {runs(fn)}")
     print(f"- the same process after {fn['warm_invocations']} more invocations listing 1000 tasks: peak RSS "
           f"**{fn['peak_rss_kib'] / 1024:.1f} MiB**, RSS {fn['rss_kib'] / 1024:.1f} MiB; warm invocation "
           f"median {fn['warm_invocation_median_us'] / 1e3:.2f} ms through the emulator")
     if os.path.exists(f"{out}/cold-function-tls.json"):
         tls = json.load(open(f"{out}/cold-function-tls.json"))
         print(f"- the same over TLS (`sslmode=require`, verified against `DATABASE_CA_FILE`, as on Neon): "
-              f"median **{tls['cold_start_median_ms']:.1f} ms** of {len(tls['cold_start_ms'])} runs "
-              f"({', '.join(f'{v:.1f}' for v in tls['cold_start_ms'])}); peak RSS "
-              f"{tls['peak_rss_kib'] / 1024:.1f} MiB after {tls['warm_invocations']} more invocations")
+              f"{runs(tls)}; peak RSS {tls['peak_rss_kib'] / 1024:.1f} MiB after {tls['warm_invocations']} "
+              f"more invocations")
     if os.path.exists(f"{out}/cold-function-tls-roots.json"):
         roots = json.load(open(f"{out}/cold-function-tls-roots.json"))
         print(f"- the same over TLS with `SSL_CERT_FILE` naming only the root it needs (no system bundle to "
-              f"parse): median **{roots['cold_start_median_ms']:.1f} ms** of {len(roots['cold_start_ms'])} runs "
-              f"({', '.join(f'{v:.1f}' for v in roots['cold_start_ms'])})")
+              f"parse): {runs(roots)}")
     print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
           f"{len(la['cold_start_ms'])} runs")
 for name, title in (("get", "GET one"), ("list", "GET list (1000)")):
