@@ -28,16 +28,6 @@ async fn app_with_jwks(url: &str, min_refresh_seconds: &str) -> TestApp {
     .await
 }
 
-async fn list_status(app: &TestApp, user: &str, token: &str) -> StatusCode {
-    app.http
-        .get(app.url(&format!("/api/{user}/tasks")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
-        .status()
-}
-
 #[tokio::test]
 async fn eddsa_es256_and_rs256_tokens_verify_and_hs256_still_does() {
     let ed = TestKey::generate(Algorithm::EdDSA, "ed");
@@ -50,19 +40,19 @@ async fn eddsa_es256_and_rs256_tokens_verify_and_hs256_still_does() {
     for key in [&ed, &ec, &rsa] {
         let token = key.sign(&claims(user));
         assert_eq!(
-            list_status(&app, user, &token).await,
+            app.list_status(user, &token).await,
             StatusCode::OK,
             "{:?}",
             key.alg
         );
         // The owner check applies to asymmetric tokens as to any other.
         assert_eq!(
-            list_status(&app, "someone-else", &token).await,
+            app.list_status("someone-else", &token).await,
             StatusCode::FORBIDDEN
         );
     }
     let hs = sign(claims(user));
-    assert_eq!(list_status(&app, user, &hs).await, StatusCode::OK);
+    assert_eq!(app.list_status(user, &hs).await, StatusCode::OK);
     assert_eq!(jwks.fetches(), 1, "the key set is fetched once and kept");
 }
 
@@ -128,7 +118,7 @@ async fn issuer_and_audience_are_checked_on_jwks_tokens() {
         let mut c = claims("alice");
         c[claim] = json!(value);
         assert_eq!(
-            list_status(&app, "alice", &ed.sign(&c)).await,
+            app.list_status("alice", &ed.sign(&c)).await,
             StatusCode::UNAUTHORIZED,
             "{claim}"
         );
@@ -136,7 +126,7 @@ async fn issuer_and_audience_are_checked_on_jwks_tokens() {
     let mut expired = claims("alice");
     expired["exp"] = json!(now() - 3600);
     assert_eq!(
-        list_status(&app, "alice", &ed.sign(&expired)).await,
+        app.list_status("alice", &ed.sign(&expired)).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -149,7 +139,7 @@ async fn a_rotated_key_is_fetched_without_a_restart() {
     let app = app_with_jwks(&jwks.url, "1").await;
 
     assert_eq!(
-        list_status(&app, "alice", &old.sign(&claims("alice"))).await,
+        app.list_status("alice", &old.sign(&claims("alice"))).await,
         StatusCode::OK
     );
     assert_eq!(jwks.fetches(), 1);
@@ -158,12 +148,12 @@ async fn a_rotated_key_is_fetched_without_a_restart() {
     jwks.publish(&[&new, &old]);
     wait(1100).await;
     assert_eq!(
-        list_status(&app, "alice", &new.sign(&claims("alice"))).await,
+        app.list_status("alice", &new.sign(&claims("alice"))).await,
         StatusCode::OK
     );
     assert_eq!(jwks.fetches(), 2, "one refetch for the unknown kid");
     assert_eq!(
-        list_status(&app, "alice", &old.sign(&claims("alice"))).await,
+        app.list_status("alice", &old.sign(&claims("alice"))).await,
         StatusCode::OK
     );
     assert_eq!(jwks.fetches(), 2);
@@ -175,7 +165,7 @@ async fn unknown_kids_cannot_make_the_api_hammer_the_auth_server() {
     let jwks = JwksServer::start(&[&real]).await;
     let app = app_with_jwks(&jwks.url, "60").await;
     assert_eq!(
-        list_status(&app, "alice", &real.sign(&claims("alice"))).await,
+        app.list_status("alice", &real.sign(&claims("alice"))).await,
         StatusCode::OK
     );
 
@@ -187,7 +177,7 @@ async fn unknown_kids_cannot_make_the_api_hammer_the_auth_server() {
         })
         .collect();
     let statuses =
-        futures::future::join_all(tokens.iter().map(|t| list_status(&app, "alice", t))).await;
+        futures::future::join_all(tokens.iter().map(|t| app.list_status("alice", t))).await;
     assert!(
         statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
         "{statuses:?}"
@@ -221,24 +211,24 @@ async fn an_unreachable_jwks_answers_503_then_recovers() {
     );
     // HS256 tokens do not depend on the endpoint.
     assert_eq!(
-        list_status(&app, "alice", &sign(claims("alice"))).await,
+        app.list_status("alice", &sign(claims("alice"))).await,
         StatusCode::OK
     );
     // Garbage is still a 401, not a 503: it never reaches the key lookup.
     assert_eq!(
-        list_status(&app, "alice", "not.a.token").await,
+        app.list_status("alice", "not.a.token").await,
         StatusCode::UNAUTHORIZED
     );
 
     let listener = TcpListener::bind(addr).await.expect("rebind");
     let jwks = JwksServer::start_on(listener, &[&ed]).await;
     wait(1100).await; // failed fetches are retried after a second
-    assert_eq!(list_status(&app, "alice", &token).await, StatusCode::OK);
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
     assert_eq!(jwks.fetches(), 1);
 
     // Once keys are held, an endpoint failure does not lock out their tokens.
     jwks.fail();
-    assert_eq!(list_status(&app, "alice", &token).await, StatusCode::OK);
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -252,5 +242,5 @@ async fn a_single_key_set_accepts_tokens_without_kid() {
         &ed.encoding,
     )
     .expect("sign");
-    assert_eq!(list_status(&app, "alice", &token).await, StatusCode::OK);
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
 }

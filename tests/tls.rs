@@ -134,14 +134,8 @@ async fn the_jwks_is_fetched_over_verified_tls() {
             }
         })
         .await;
-        let response = app
-            .http
-            .get(app.url("/api/alice/tasks"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), expected, "CA file {ca:?}");
+        let status = app.list_status("alice", &token).await;
+        assert_eq!(status, expected, "CA file {ca:?}");
         // Only a verified connection reaches the endpoint.
         let reached = jwks.fetches() > fetches;
         assert_eq!(reached, expected == StatusCode::OK, "CA file {ca:?}");

@@ -158,6 +158,17 @@ impl TestApp {
             .bearer_auth(token(user))
     }
 
+    /// The status of listing `user`'s tasks with exactly `token`.
+    pub async fn list_status(&self, user: &str, token: &str) -> StatusCode {
+        self.http
+            .get(self.url(&format!("/api/{user}/tasks")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+            .status()
+    }
+
     /// The JSON body of a GET with `user`'s token.
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str, user: &str) -> T {
         let response = self
