@@ -8,7 +8,8 @@
 use std::{error::Error as _, str::FromStr, time::Duration};
 
 use deadpool_postgres::{
-    Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+    Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, QueueMode, RecyclingMethod,
+    Runtime,
 };
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::{
@@ -67,6 +68,10 @@ impl Database {
         let pool = Pool::builder(manager)
             .max_size(cfg.pool_max_size)
             .runtime(Runtime::Tokio1)
+            // The most recently used connection first: its backend is awake
+            // and warm; with the default FIFO, a light load wakes a
+            // different idle backend for every request.
+            .queue_mode(QueueMode::Lifo)
             .wait_timeout(Some(cfg.pool_wait_timeout))
             .create_timeout(Some(cfg.connect_timeout + Duration::from_millis(500)))
             .recycle_timeout(Some(cfg.connect_timeout))
