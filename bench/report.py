@@ -2,7 +2,7 @@
 BENCHMARKS.md: per endpoint and concurrency, oha's requests/s, p50, p99 and
 errors; pgbench's figures for the same SQL; the bare HTTP round trip; the
 overhead over the limit; the server's own per-request timing as a check on
-oha; then cold starts, memory and zip sizes."""
+oha; the c=1 overhead of single-task routes measured in rounds; then cold starts, memory and zip sizes."""
 import glob, json, os, re, statistics, sys
 
 out = sys.argv[1]
@@ -33,7 +33,7 @@ def oha(name, c):
     data = json.load(open(path))
     s, p = data["summary"], data["latencyPercentiles"]
     codes = data.get("statusCodeDistribution", {})
-    expected = EXPECTED.get(name, ("200", "201"))
+    expected = EXPECTED.get(name.split("_r")[0], ("200", "201"))  # delete_r3: a round of delete
     # Requests still in flight when a timed run ends are not failures.
     errors = sum(n for e, n in data.get("errorDistribution", {}).items() if "deadline" not in e) + sum(
         n for code, n in codes.items() if code not in expected)
@@ -94,6 +94,32 @@ for c in (1, 32):
         print(f"| {LABEL[name]} | {h['rps']:,.0f} | {h['p50']:.3f} | {h['p99']:.3f} | {h['errors']} ({statuses}) "
               f"| {s['rps']:,.0f} | {s['p50']:.3f} | {s['p99']:.3f} | {limit:.3f} "
               f"| {(h['p50'] - limit) * 1e3:+,.0f} | {own_p50} |")
+    print()
+
+ROUND_ENDPOINTS = ["get", "create", "update", "toggle", "delete"]
+rounds = sorted({int(m.group(1)) for f in glob.glob(f"{out}/oha-get_r*-c1.json")
+                 for m in [re.search(r"_r(\d+)-c1", f)]})
+if rounds:
+    print(f"### Concurrency 1, overhead in rounds ({len(rounds)} rounds, each part "
+          "back to back: bare HTTP, the SQL, the API)\n")
+    print("| endpoint | overhead p50 µs, median of rounds | min … max | API p50 ms (median) "
+          "| limit p50 ms (median) | server-side p50 − SQL p50 µs (median) | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name in ROUND_ENDPOINTS:
+        over, api, lim, own, errors = [], [], [], [], 0
+        for r in rounds:
+            h, s, noop = oha(f"{name}_r{r}", 1), pgbench(f"{name}_r{r}", 1), oha(f"noop_r{r}_{name}", 1)
+            limit = s["p50"] + noop["p50"]
+            over.append((h["p50"] - limit) * 1e3)
+            api.append(h["p50"])
+            lim.append(limit)
+            errors += h["errors"] + s["errors"] + noop["errors"]
+            logged = timing.get((f"{name}_r{r}", 1), [])
+            if logged:
+                own.append((statistics.median(logged) - s["p50"]) * 1e3)
+        own_text = f"{statistics.median(own):+,.0f}" if own else "–"
+        print(f"| {LABEL[name]} | **{statistics.median(over):+,.0f}** | {min(over):+,.0f} … {max(over):+,.0f} "
+              f"| {statistics.median(api):.3f} | {statistics.median(lim):.3f} | {own_text} | {errors} |")
     print()
 
 if os.path.exists(f"{out}/cold-function.json"):
