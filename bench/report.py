@@ -2,7 +2,8 @@
 BENCHMARKS.md: per endpoint and concurrency, oha's requests/s, p50, p99 and
 errors; pgbench's figures for the same SQL; the bare HTTP round trip; the
 overhead over the limit; the server's own per-request timing as a check on
-oha; the c=1 overhead of single-task routes measured in rounds; then cold starts, memory and zip sizes."""
+oha; the c=1 overhead of single-task routes measured in rounds; then cold
+starts, memory and zip sizes."""
 import glob, json, os, re, statistics, sys
 
 out = sys.argv[1]
