@@ -5,10 +5,7 @@
 //! every cold start. Built on first use: a plain `sslmode=disable` database
 //! with an `http://` JWKS never pays for it.
 
-use std::{
-    fs,
-    sync::{Arc, OnceLock},
-};
+use std::{fs, sync::OnceLock};
 
 use native_tls::{Certificate, TlsConnector};
 
@@ -25,22 +22,22 @@ pub enum TlsError {
 
 /// The system's roots plus `DATABASE_CA_FILE` when it is set. native-tls
 /// always verifies the certificate chain and the host name.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Tls {
     ca_file: Option<String>,
-    connector: Arc<OnceLock<TlsConnector>>,
+    connector: OnceLock<TlsConnector>,
 }
 
 impl Tls {
     pub fn new(ca_file: Option<String>) -> Self {
         Self {
             ca_file,
-            connector: Arc::default(),
+            connector: OnceLock::new(),
         }
     }
 
-    /// The connector, built on the first call; clones share one OpenSSL
-    /// context.
+    /// The connector, built on the first call; the clones it hands out
+    /// share one OpenSSL context.
     pub fn connector(&self) -> Result<TlsConnector, TlsError> {
         if let Some(connector) = self.connector.get() {
             return Ok(connector.clone());
