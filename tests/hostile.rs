@@ -13,10 +13,25 @@ use tokio::{
 /// One request written raw on a socket; returns (status, body).
 async fn raw(base: &str, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
     let addr = base.trim_start_matches("http://");
+    let head = format!("Host: {addr}\r\nContent-Type: application/json");
+    raw_with(base, method, path, token, &head, body).await
+}
+
+/// The same with header lines of the caller's (`head`, without the token
+/// and the length).
+async fn raw_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    head: &str,
+    body: &str,
+) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\n{head}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.expect("write");
@@ -127,4 +142,33 @@ async fn hostile_paths_are_4xx_with_a_detail_and_write_nothing() {
         .get_json(&format!("/api/bob/tasks/{bob_id}"), "bob")
         .await;
     assert_eq!(bob_now, bob_task, "bob's task is untouched");
+}
+
+/// Headers API Gateway sets itself (`Host`, `X-Forwarded-Proto`) are the
+/// listener's in local-api, whatever the client sends: lambda_http builds
+/// the request URI from them with an `unwrap`, and a release build aborts
+/// on a panic. Also: an HTTP API has no HEAD route.
+#[tokio::test]
+async fn hostile_headers_do_not_panic_the_server() {
+    let app = TestApp::spawn().await;
+    let token = token("alice");
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for head in [
+        "Host: a b".to_owned(),
+        "Host: [::1".into(),
+        "Host: a/b?c#d".into(),
+        format!("Host: {addr}\r\nX-Forwarded-Proto: 1"),
+        format!("Host: {addr}\r\nX-Forwarded-Proto: ht tp"),
+        format!("Host: {addr}\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto: http"),
+        format!("Host: {addr}\r\nCookie: a=1\r\nCookie: b=2"),
+    ] {
+        let (status, text) =
+            raw_with(&app.base, "GET", "/api/alice/tasks", &token, &head, "").await;
+        assert_eq!((status, text.as_str()), (200, "[]"), "{head}");
+    }
+    let (status, text) = raw(&app.base, "HEAD", "/api/alice/tasks", &token, "").await;
+    assert_eq!(status, 405, "{text}");
+    // Still serving.
+    let (status, _) = raw(&app.base, "GET", "/health", &token, "").await;
+    assert_eq!(status, 200);
 }

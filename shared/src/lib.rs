@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod lambda;
 pub mod migrations;
 pub mod routes;
 pub mod state;

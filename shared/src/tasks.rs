@@ -145,6 +145,45 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// The largest list body sent. A Lambda response (the body as a JSON
+/// string, escaped once more, plus headers) must stay under 6,291,556
+/// bytes or API Gateway answers 500; a page of 1000 tasks can reach 9 MB
+/// of JSON. Escaping a body again at most doubles it, so 2 MiB leaves room.
+pub const MAX_PAGE_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+impl Page {
+    /// The page as a JSON array that ends before the body would pass
+    /// `max_bytes` (it always holds at least one task), and the position
+    /// the next page starts after, if any task follows.
+    pub fn into_json(self, max_bytes: usize) -> Result<(String, Option<Cursor>), ApiError> {
+        let mut body = Vec::with_capacity(1024);
+        body.push(b'[');
+        let mut kept = 0;
+        for task in &self.tasks {
+            let start = body.len();
+            if kept > 0 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, task)
+                .map_err(|e| ApiError::Internal(format!("serializing a task: {e}")))?;
+            // One byte more for the closing `]`.
+            if kept > 0 && body.len() + 1 > max_bytes {
+                body.truncate(start);
+                break;
+            }
+            kept += 1;
+        }
+        body.push(b']');
+        let next = match self.tasks.get(..kept) {
+            Some([.., last]) if kept < self.tasks.len() => Some(last.position()?),
+            _ => self.next,
+        };
+        let body = String::from_utf8(body)
+            .map_err(|e| ApiError::Internal(format!("task JSON is not UTF-8: {e}")))?;
+        Ok((body, next))
+    }
+}
+
 /// `updated_at` moves forward on every change, strictly, even when two
 /// changes fall in the same microsecond. A macro, so that the statements
 /// using it are still `&'static str` built at compile time.

@@ -15,6 +15,7 @@ pub use reqwest::{Method, StatusCode};
 pub mod cluster;
 pub mod keys;
 pub mod node;
+pub mod runtime_api;
 
 /// The secret every test app verifies with.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -215,7 +216,7 @@ pub fn origins() -> AllowedOrigins {
 pub async fn serve(state: Arc<AppState>, origins: AllowedOrigins) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let router = app(state, origins);
+    let router = app(state, origins, addr);
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}")
 }

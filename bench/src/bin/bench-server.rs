@@ -17,10 +17,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::new(&config)?;
     state.warm_up().await;
     let origins = local_api::AllowedOrigins::parse("http://localhost:5173")?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let app = Router::new()
         .route("/noop", get(|| async { "ok" }))
-        .merge(local_api::app(Arc::new(state), origins));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        .merge(local_api::app(
+            Arc::new(state),
+            origins,
+            listener.local_addr()?,
+        ));
     println!("bench-server listening on http://127.0.0.1:{port}");
     axum::serve(listener, app).await?;
     Ok(())

@@ -1,10 +1,11 @@
-//! `GET /api/{user_id}/tasks`: the caller's tasks, newest first, keyset-paged.
+//! `GET /api/{user_id}/tasks`: the caller's tasks, newest first, keyset-paged;
+//! a page also ends before its body passes 2 MiB (Lambda's 6 MB response limit).
 
 use lambda_http::{
     Body, Request, Response,
     http::{StatusCode, header},
 };
-use shared::{ApiError, AppState, http, routes, validation};
+use shared::{ApiError, AppState, http, routes, tasks, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     http::handle(req, state, &routes::LIST_TASKS, list_tasks).await
@@ -17,8 +18,9 @@ async fn list_tasks(req: Request, state: &AppState) -> Result<Response<Body>, Ap
         .await?;
     let query = validation::list_query(&req)?;
     let page = state.tasks.list(&user, &query).await?;
-    let response = http::json_response(StatusCode::OK, &page.tasks);
-    let Some(next) = page.next else {
+    let (body, next) = page.into_json(tasks::MAX_PAGE_BODY_BYTES)?;
+    let response = http::json_text_response(StatusCode::OK, body);
+    let Some(next) = next else {
         return Ok(response);
     };
     // The next page keeps the filter; the cursor carries the position.

@@ -59,9 +59,10 @@ async fn serve() -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
-    let url = format!("http://127.0.0.1:{port}");
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let url = format!("http://{addr}");
     println!("{}", banner(&url, &config, &origins));
-    axum::serve(listener, app(Arc::new(state), origins))
+    axum::serve(listener, app(Arc::new(state), origins, addr))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -1,0 +1,648 @@
+//! The contract, black box: only HTTP against a base URL — routes,
+//! statuses, isolation, validation, listing and auth. Nothing here reads
+//! the database or calls a handler.
+//!
+//! By default the target is local-api, spawned on its own database. With
+//! `CONTRACT_BASE_URL` (and `CONTRACT_SECRET`, the HS256 secret the target
+//! verifies tokens with) it is any running deployment of the API:
+//! `scripts/sam-local --test` points it at `sam local start-api` serving
+//! the arm64 `sam build` output, and sets `CONTRACT_TARGET=sam`.
+//!
+//! Where SAM's own HTTP layer (Flask, in front of the functions) answers
+//! before any function runs, API Gateway would not: those cases are listed
+//! once, in `SAM_DEVIATIONS`, and still sent. Under SAM their answer must be
+//! the one listed (if SAM changes, this fails and the table is updated);
+//! everywhere else, the contract's.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use integration_tests::{Method, TestApp, now, sign_with};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+/// A request SAM's HTTP layer answers itself, and why.
+struct Deviation {
+    case: &'static str,
+    sam_status: u16,
+    why: &'static str,
+}
+
+const NON_UTF8_BODY: Deviation = Deviation {
+    case: "a body that is not UTF-8",
+    sam_status: 502,
+    why: "SAM decodes the body as UTF-8 to build the event and fails before invoking",
+};
+const DOUBLE_SLASH: Deviation = Deviation {
+    case: "`//` in a path",
+    sam_status: 308,
+    why: "Flask (Werkzeug) redirects to the path with merged slashes",
+};
+
+/// Every case in which `sam local start-api` answers differently from API
+/// Gateway; each is exercised by the test named beside it.
+const SAM_DEVIATIONS: [(&Deviation, &str); 2] = [
+    (&NON_UTF8_BODY, "bodies_break_no_rule_unnoticed"),
+    (&DOUBLE_SLASH, "unknown_paths_are_not_routed"),
+];
+
+/// The API under test.
+struct Target {
+    base: String,
+    secret: String,
+    sam: bool,
+    http: reqwest::Client,
+    /// A user of this test alone: targets may be shared between tests.
+    run: String,
+    _local: Option<TestApp>,
+}
+
+/// A response, read whole.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "{}: not JSON: {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A 4xx/5xx of the API: JSON with a non-empty `detail`.
+    fn detail(&self) -> String {
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}",
+            self.status
+        );
+        let body = self.json();
+        body["detail"]
+            .as_str()
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| panic!("{}: no detail in {body}", self.status))
+            .to_owned()
+    }
+}
+
+impl Target {
+    async fn new() -> Self {
+        let run = uuid::Uuid::now_v7().simple().to_string();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        match std::env::var("CONTRACT_BASE_URL") {
+            Ok(base) => Self {
+                base: base.trim_end_matches('/').to_owned(),
+                secret: std::env::var("CONTRACT_SECRET")
+                    .expect("CONTRACT_SECRET: the secret the target verifies tokens with"),
+                sam: std::env::var("CONTRACT_TARGET").as_deref() == Ok("sam"),
+                http,
+                run,
+                _local: None,
+            },
+            Err(_) => {
+                let app = TestApp::spawn().await;
+                Self {
+                    base: app.base.clone(),
+                    secret: integration_tests::SECRET.into(),
+                    sam: false,
+                    http,
+                    run,
+                    _local: Some(app),
+                }
+            }
+        }
+    }
+
+    /// A user id of this test's own.
+    fn user(&self, name: &str) -> String {
+        format!("{name}-{}", self.run)
+    }
+
+    fn token(&self, sub: &str) -> String {
+        self.sign(json!({ "sub": sub, "iat": now(), "exp": now() + 3600 }))
+    }
+
+    fn sign(&self, claims: Value) -> String {
+        sign_with(Algorithm::HS256, self.secret.as_bytes(), claims)
+    }
+
+    /// Sends a request; `token` is the bearer token, if any.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Answer {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        let response = request.send().await.expect("send");
+        Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.expect("body").to_vec(),
+        }
+    }
+
+    /// As `user`, with a JSON body when one is given.
+    async fn call(&self, method: &str, path: &str, user: &str, body: Option<Value>) -> Answer {
+        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+        self.send(method, path, Some(&self.token(user)), body).await
+    }
+
+    async fn create(&self, user: &str, title: &str) -> Value {
+        let answer = self
+            .call("POST", &tasks(user), user, Some(json!({ "title": title })))
+            .await;
+        assert_eq!(
+            answer.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        answer.json()
+    }
+
+    /// What API Gateway answers, or what SAM answers instead.
+    fn expected(&self, contract: u16, deviation: &Deviation) -> u16 {
+        if self.sam {
+            eprintln!(
+                "SAM deviation, {}: {} instead of {contract} ({})",
+                deviation.case, deviation.sam_status, deviation.why
+            );
+            deviation.sam_status
+        } else {
+            contract
+        }
+    }
+}
+
+fn tasks(user: &str) -> String {
+    format!("/api/{user}/tasks")
+}
+
+fn is_rfc3339_micros_z(s: &str) -> bool {
+    s.len() == 27 && s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let t = Target::new().await;
+    let answer = t.send("GET", "/health", None, None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json(), json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn a_task_lives_through_every_route() {
+    let t = Target::new().await;
+    let user = t.user("owner");
+    let created = t
+        .call(
+            "POST",
+            &tasks(&user),
+            &user,
+            Some(json!({ "title": "  Buy milk\t", "description": "2 litres" })),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("content-type"), Some("application/json"));
+    let task = created.json();
+    let id = task["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        created.header("location"),
+        Some(format!("{}/{id}", tasks(&user)).as_str())
+    );
+    assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
+    assert_eq!(task["user_id"], user.as_str());
+    assert_eq!(task["title"], "Buy milk");
+    assert_eq!(task["description"], "2 litres");
+    assert_eq!(task["completed"], false);
+    assert!(is_rfc3339_micros_z(task["created_at"].as_str().unwrap()));
+    assert_eq!(task["created_at"], task["updated_at"]);
+    assert_eq!(task.as_object().unwrap().len(), 7, "{task}");
+
+    let one = format!("{}/{id}", tasks(&user));
+    let fetched = t.call("GET", &one, &user, None).await;
+    assert_eq!((fetched.status, fetched.json()), (200, task.clone()));
+
+    let listed = t.call("GET", &tasks(&user), &user, None).await;
+    assert_eq!((listed.status, listed.json()), (200, json!([task.clone()])));
+
+    let updated = t
+        .call("PUT", &one, &user, Some(json!({ "description": null })))
+        .await;
+    assert_eq!(updated.status, 200);
+    let updated = updated.json();
+    assert_eq!(updated["title"], "Buy milk");
+    assert_eq!(updated["description"], Value::Null);
+    assert!(updated["updated_at"].as_str() > task["updated_at"].as_str());
+    assert_eq!(updated["created_at"], task["created_at"]);
+
+    let complete = format!("{one}/complete");
+    let toggled = t.call("PATCH", &complete, &user, None).await;
+    assert_eq!(
+        (toggled.status, &toggled.json()["completed"]),
+        (200, &json!(true))
+    );
+    let toggled = t.call("PATCH", &complete, &user, None).await;
+    assert_eq!(toggled.json()["completed"], false);
+    let set = t
+        .call(
+            "PATCH",
+            &complete,
+            &user,
+            Some(json!({ "completed": true })),
+        )
+        .await;
+    assert_eq!((set.status, &set.json()["completed"]), (200, &json!(true)));
+    let set = t
+        .call(
+            "PATCH",
+            &complete,
+            &user,
+            Some(json!({ "completed": true })),
+        )
+        .await;
+    assert_eq!(set.json()["completed"], true, "setting is safe to retry");
+
+    let deleted = t.call("DELETE", &one, &user, None).await;
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+    for (method, path) in [("GET", &one), ("DELETE", &one), ("PATCH", &complete)] {
+        let gone = t.call(method, path, &user, None).await;
+        assert_eq!(gone.status, 404, "{method} {path}");
+        assert_eq!(gone.json(), json!({ "detail": "task not found" }));
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_checked_before_anything_else() {
+    let t = Target::new().await;
+    let user = t.user("u");
+    let path = tasks(&user);
+    let missing = t.send("GET", &path, None, None).await;
+    assert_eq!(missing.status, 401);
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    missing.detail();
+
+    let header = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let exp = now() + 3600;
+    let bad = [
+        sign_with(
+            Algorithm::HS256,
+            b"another-secret-another-secret-00",
+            json!({ "sub": user, "exp": exp }),
+        ),
+        t.sign(json!({ "sub": user, "exp": now() - 3600 })),
+        t.sign(json!({ "sub": user })),
+        t.sign(json!({ "exp": exp })),
+        t.sign(json!({ "sub": "", "exp": exp })),
+        sign_with(
+            Algorithm::HS512,
+            t.secret.as_bytes(),
+            json!({ "sub": user, "exp": exp }),
+        ),
+        format!(
+            "{}.{}.",
+            header(json!({ "alg": "none", "typ": "JWT" })),
+            header(json!({ "sub": user, "exp": exp }))
+        ),
+        "not.a.jwt".into(),
+        "x".repeat(9000),
+    ];
+    for token in &bad {
+        // Even on another user's path with a bad body: 401 comes first.
+        for target in [path.clone(), tasks(&t.user("other"))] {
+            let answer = t
+                .send(
+                    "POST",
+                    &target,
+                    Some(token),
+                    Some(("text/plain", b"{".to_vec())),
+                )
+                .await;
+            assert_eq!(answer.status, 401, "{token:.40}");
+            assert_eq!(
+                answer.header("www-authenticate"),
+                Some(r#"Bearer error="invalid_token""#)
+            );
+            answer.detail();
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_users_path_is_403_on_every_route() {
+    let t = Target::new().await;
+    let (alice, bob) = (t.user("alice"), t.user("bob"));
+    let task = t.create(&alice, "alice's").await;
+    let id = task["id"].as_str().unwrap();
+    let one = format!("{}/{id}", tasks(&alice));
+    for (method, path, body) in [
+        ("GET", tasks(&alice), None),
+        ("POST", tasks(&alice), Some(json!({ "title": "x" }))),
+        ("GET", one.clone(), None),
+        ("PUT", one.clone(), Some(json!({ "title": "x" }))),
+        ("DELETE", one.clone(), None),
+        ("PATCH", format!("{one}/complete"), None),
+        // 403 comes before 400.
+        ("GET", format!("{}/not-a-uuid", tasks(&alice)), None),
+        ("POST", tasks(&alice), Some(json!({ "bad": 1 }))),
+    ] {
+        let answer = t.call(method, &path, &bob, body).await;
+        assert_eq!(answer.status, 403, "{method} {path}");
+        answer.detail();
+    }
+    let still = t.call("GET", &one, &alice, None).await;
+    assert_eq!(still.json(), task);
+}
+
+#[tokio::test]
+async fn another_users_task_is_404_like_one_that_never_existed() {
+    let t = Target::new().await;
+    let (alice, bob) = (t.user("alice"), t.user("bob"));
+    let task = t.create(&alice, "alice's secret").await;
+    let bobs = t.create(&bob, "bob's").await;
+    let never = uuid::Uuid::now_v7().to_string();
+    for id in [task["id"].as_str().unwrap(), never.as_str()] {
+        let one = format!("{}/{id}", tasks(&bob));
+        for (method, path, body) in [
+            ("GET", one.clone(), None),
+            ("PUT", one.clone(), Some(json!({ "title": "pwned" }))),
+            ("PATCH", format!("{one}/complete"), None),
+            ("DELETE", one.clone(), None),
+        ] {
+            let answer = t.call(method, &path, &bob, body).await;
+            assert_eq!(answer.status, 404, "{method} {path}");
+            assert_eq!(answer.json(), json!({ "detail": "task not found" }));
+        }
+    }
+    let alices = t.call("GET", &tasks(&alice), &alice, None).await;
+    assert_eq!(alices.json(), json!([task]));
+    let listed = t.call("GET", &tasks(&bob), &bob, None).await;
+    assert_eq!(listed.json(), json!([bobs]));
+}
+
+#[tokio::test]
+async fn task_ids_must_be_canonical_uuids() {
+    let t = Target::new().await;
+    let user = t.user("u");
+    let uuid = uuid::Uuid::now_v7();
+    for id in [
+        "not-a-uuid".to_owned(),
+        uuid.simple().to_string(),
+        format!("%7B{uuid}%7D"),
+        format!("{uuid}x"),
+        "%20".into(),
+    ] {
+        for (method, suffix) in [("GET", ""), ("DELETE", ""), ("PATCH", "/complete")] {
+            let path = format!("{}/{id}{suffix}", tasks(&user));
+            let answer = t.call(method, &path, &user, None).await;
+            assert_eq!(answer.status, 400, "{method} {path}");
+            assert!(answer.detail().contains("task_id"), "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn bodies_break_no_rule_unnoticed() {
+    let t = Target::new().await;
+    let user = t.user("u");
+    let path = tasks(&user);
+    let token = t.token(&user);
+    let post = |content_type: &'static str, body: Vec<u8>| {
+        let (path, token) = (path.clone(), token.clone());
+        let t = &t;
+        async move {
+            t.send("POST", &path, Some(&token), Some((content_type, body)))
+                .await
+        }
+    };
+    for (body, names) in [
+        (json!({ "title": "" }), "title"),
+        (json!({ "title": " \t\u{3000}" }), "title"),
+        (json!({ "title": "é".repeat(256) }), "title"),
+        (json!({ "title": 5 }), "title"),
+        (json!({ "title": "a\u{0}b" }), "title"),
+        (
+            json!({ "title": "t", "description": "x".repeat(1001) }),
+            "description",
+        ),
+        (json!({ "title": "t", "completed": true }), "completed"),
+        (json!({ "description": "no title" }), "title"),
+        (json!(["title"]), "JSON object"),
+    ] {
+        let answer = post("application/json", body.to_string().into_bytes()).await;
+        assert_eq!(answer.status, 400, "{body}");
+        assert!(answer.detail().contains(names), "{body}");
+    }
+    let duplicate = post("application/json", br#"{"title":"a","title":"b"}"#.to_vec()).await;
+    assert_eq!(duplicate.status, 400);
+    assert!(duplicate.detail().contains("duplicate"));
+    let malformed = post("application/json", b"{\"title\":".to_vec()).await;
+    assert_eq!(malformed.status, 400);
+    malformed.detail();
+    let wrong_type = post("text/plain", br#"{"title":"a"}"#.to_vec()).await;
+    assert_eq!(wrong_type.status, 415);
+    wrong_type.detail();
+    let mut big = br#"{"title":"a","description":""#.to_vec();
+    big.resize(64 * 1024 + 1, b' ');
+    let too_big = post("application/json", big).await;
+    assert_eq!(too_big.status, 413);
+    too_big.detail();
+
+    let not_utf8 = post("application/json", b"{\"title\":\"\xff\xfe\"}".to_vec()).await;
+    assert_eq!(not_utf8.status, t.expected(400, &NON_UTF8_BODY));
+
+    let task = t.create(&user, "kept").await;
+    let one = format!("{path}/{}", task["id"].as_str().unwrap());
+    for (method, target, body, names) in [
+        ("PUT", one.clone(), json!({}), "at least one"),
+        ("PUT", one.clone(), json!({ "title": null }), "title"),
+        (
+            "PUT",
+            one.clone(),
+            json!({ "completed": "yes" }),
+            "completed",
+        ),
+        ("PUT", one.clone(), json!({ "owner": "x" }), "owner"),
+        (
+            "PATCH",
+            format!("{one}/complete"),
+            json!({ "completed": 1 }),
+            "completed",
+        ),
+    ] {
+        let answer = t.call(method, &target, &user, Some(body.clone())).await;
+        assert_eq!(answer.status, 400, "{method} {body}");
+        assert!(answer.detail().contains(names), "{method} {body}");
+    }
+    // Nothing above was written.
+    let listed = t.call("GET", &path, &user, None).await;
+    assert_eq!(listed.json(), json!([task]));
+}
+
+#[tokio::test]
+async fn lists_are_newest_first_filtered_and_paged() {
+    let t = Target::new().await;
+    let user = t.user("u");
+    let empty = t.call("GET", &tasks(&user), &user, None).await;
+    assert_eq!((empty.status, empty.json()), (200, json!([])));
+    assert_eq!(empty.header("link"), None);
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let task = t.create(&user, &format!("t{i}")).await;
+        ids.push(task["id"].as_str().unwrap().to_owned());
+    }
+    ids.reverse();
+    let done = format!("{}/{}/complete", tasks(&user), ids[1]);
+    assert_eq!(t.call("PATCH", &done, &user, None).await.status, 200);
+
+    let all = t.call("GET", &tasks(&user), &user, None).await;
+    let listed: Vec<String> = all
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, ids);
+
+    let completed = t
+        .call(
+            "GET",
+            &format!("{}?completed=true", tasks(&user)),
+            &user,
+            None,
+        )
+        .await;
+    assert_eq!(completed.json().as_array().unwrap().len(), 1);
+    let open = t
+        .call(
+            "GET",
+            &format!("{}?completed=false&x=1", tasks(&user)),
+            &user,
+            None,
+        )
+        .await;
+    assert_eq!(open.json().as_array().unwrap().len(), 4);
+
+    // Pages of two, following `Link`, see every task once, in order.
+    let mut path = format!("{}?limit=2", tasks(&user));
+    let mut seen = Vec::new();
+    loop {
+        let page = t.call("GET", &path, &user, None).await;
+        assert_eq!(page.status, 200, "{path}");
+        seen.extend(
+            page.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_owned()),
+        );
+        let Some(link) = page.header("link") else {
+            break;
+        };
+        assert!(link.ends_with(r#">; rel="next""#), "{link}");
+        path = link
+            .trim_start_matches('<')
+            .split('>')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(
+            path.starts_with(&format!("{}?limit=2&cursor=", tasks(&user))),
+            "{path}"
+        );
+    }
+    assert_eq!(seen, ids);
+
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=x",
+        "completed=yes",
+        "cursor=bad",
+        "limit=1&limit=2",
+    ] {
+        let answer = t
+            .call("GET", &format!("{}?{query}", tasks(&user)), &user, None)
+            .await;
+        assert_eq!(answer.status, 400, "{query}");
+        answer.detail();
+    }
+}
+
+#[tokio::test]
+async fn user_ids_are_path_segments_decoded_once() {
+    let t = Target::new().await;
+    let user = format!("{} é/x", t.user("a"));
+    let encoded = user
+        .replace(' ', "%20")
+        .replace('é', "%C3%A9")
+        .replace('/', "%2F");
+    let answer = t
+        .call(
+            "POST",
+            &tasks(&encoded),
+            &user,
+            Some(json!({ "title": "t" })),
+        )
+        .await;
+    assert_eq!(answer.status, 201);
+    assert_eq!(answer.json()["user_id"], user.as_str());
+    let location = answer.header("location").unwrap().to_owned();
+    assert!(location.starts_with(&tasks(&encoded)), "{location}");
+    let fetched = t.call("GET", &location, &user, None).await;
+    assert_eq!(fetched.status, 200);
+}
+
+#[tokio::test]
+async fn unknown_paths_are_not_routed() {
+    let t = Target::new().await;
+    let user = t.user("u");
+    for path in [
+        format!("/api/{user}"),
+        format!("/api/{user}/tasks/a/b/c"),
+        "/nothing".into(),
+    ] {
+        let answer = t.call("GET", &path, &user, None).await;
+        assert_eq!(answer.status, 404, "{path}");
+    }
+    let answer = t
+        .call("GET", &format!("/api/{user}//tasks"), &user, None)
+        .await;
+    assert_eq!(answer.status, t.expected(404, &DOUBLE_SLASH));
+}
+
+#[test]
+fn every_sam_deviation_names_a_test_of_this_file() {
+    let source = include_str!("contract.rs");
+    for (deviation, test) in SAM_DEVIATIONS {
+        assert!(
+            source.contains(&format!("async fn {test}()")),
+            "{}: no test {test}",
+            deviation.case
+        );
+        assert!(!deviation.why.is_empty());
+    }
+}

@@ -1,0 +1,192 @@
+//! Responses Lambda will deliver. A synchronous Lambda response document
+//! over 6,291,556 bytes is refused (API Gateway then answers 500), and
+//! neither `cargo lambda watch` nor `sam local` enforces that. So: the
+//! largest list pages of worst-case tasks, serialised exactly as the
+//! runtime POSTs them, in-process and from the real function binary.
+
+use std::path::PathBuf;
+
+use integration_tests::{
+    SECRET, TestDb,
+    runtime_api::{Outcome, RuntimeApi},
+    token,
+};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use serde_json::{Value, json};
+use shared::{AppState, lambda::MAX_RESPONSE_BYTES, tasks::MAX_PAGE_BODY_BYTES};
+use tokio_postgres::types::Type;
+
+/// Tasks per user: one more than the default page of 1000.
+const TASKS: i64 = 1001;
+
+/// Two worst cases: the most JSON per task (control characters, written
+/// `\u0001`; a user id of 255 four-byte characters), and the most bytes in
+/// the Lambda document per byte of body (`"` and `\`, escaped once in the
+/// body and again in the document).
+fn worst_users() -> [(String, String, String); 2] {
+    [
+        ("𝕏".repeat(255), "\u{1}".repeat(255), "\u{1f}".repeat(1000)),
+        ("\"".repeat(255), "\"".repeat(255), "\\".repeat(1000)),
+    ]
+}
+
+/// `TASKS` tasks for `user`, each with that title and description, one
+/// millisecond apart; their ids, newest first.
+async fn seed(db: &TestDb, user: &str, title: &str, description: &str) -> Vec<String> {
+    let client = db.client().await;
+    client
+        .query_typed(
+            "WITH owner AS (INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING)
+             INSERT INTO tasks (id, user_id, title, description, created_at, updated_at)
+             SELECT gen_random_uuid(), $1, $2, $3, t, t
+             FROM generate_series(1, $4) AS n,
+                  LATERAL (SELECT now() - n * interval '1 millisecond' AS t) AS at",
+            &[
+                (&user, Type::TEXT),
+                (&title, Type::TEXT),
+                (&description, Type::TEXT),
+                (&TASKS, Type::INT8),
+            ],
+        )
+        .await
+        .expect("seed");
+    client
+        .query_typed(
+            "SELECT id::text FROM tasks WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
+            &[(&user, Type::TEXT)],
+        )
+        .await
+        .expect("ids")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// The HTTP API event of `GET /api/{user}/tasks?{query}` with a token for `user`.
+fn list_event(user: &str, query: &str) -> Value {
+    let fixture = std::fs::read_to_string(workspace().join("events/list-tasks.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&fixture).unwrap();
+    let path = shared::http::tasks_path(user);
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    event["queryStringParameters"] = json!({});
+    event["pathParameters"] = json!({ "user_id": user });
+    event["headers"]["authorization"] = json!(format!("Bearer {}", token(user)));
+    event
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Checks one Lambda response document against what Lambda and the
+/// contract allow; returns the page's ids and the next query, if any.
+fn check_page(document: &[u8]) -> (Vec<String>, Option<String>) {
+    assert!(
+        document.len() < MAX_RESPONSE_BYTES,
+        "a {} byte response: Lambda refuses it",
+        document.len()
+    );
+    let response: ApiGatewayV2httpResponse = serde_json::from_slice(document).unwrap();
+    assert_eq!(response.status_code, 200);
+    assert!(!response.is_base64_encoded, "JSON goes out as text");
+    let body = match response.body {
+        Some(lambda_http::Body::Text(text)) => text,
+        other => panic!("body {other:?}"),
+    };
+    assert!(
+        body.len() <= MAX_PAGE_BODY_BYTES,
+        "a {} byte body",
+        body.len()
+    );
+    let tasks: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(!tasks.is_empty());
+    let ids = tasks
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect();
+    let next = response.headers.get("link").map(|link| {
+        let link = link.to_str().unwrap();
+        assert!(link.ends_with(r#">; rel="next""#), "{link}");
+        let target = link.trim_start_matches('<').split('>').next().unwrap();
+        target.split_once('?').unwrap().1.to_owned()
+    });
+    (ids, next)
+}
+
+/// The first page of each worst case, through lambda_http's own
+/// conversions in-process: it ends early, under both limits, and says
+/// where the rest is.
+#[tokio::test]
+async fn the_largest_pages_fit_in_a_lambda_response() {
+    let db = TestDb::new().await;
+    let state = AppState::new(&db.config()).unwrap();
+    for (user, title, description) in worst_users() {
+        let ids = seed(&db, &user, &title, &description).await;
+        let event = serde_json::from_value(list_event(&user, "")).unwrap();
+        let document = shared::lambda::invoke(event, |req| list_tasks::handler(req, &state)).await;
+        let (page, next) = check_page(&document);
+        assert!(page.len() < 1000, "the body limit ended the page");
+        assert_eq!(page, ids[..page.len()]);
+        let next = next.expect("a next link");
+        assert!(next.starts_with("limit=1000&cursor="), "{next}");
+        eprintln!("{} tasks, a {} byte document", page.len(), document.len());
+    }
+}
+
+/// The real `list-tasks` binary, under its real Lambda runtime, against a
+/// Runtime API that keeps the bytes it POSTs: walking every page of each
+/// worst case sees every task once, in order, each page within the limits.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_real_function_walks_every_page_of_the_largest_tasks() {
+    let db = TestDb::new().await;
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(format!("list-tasks-{}.log", uuid::Uuid::now_v7()));
+    let (binary, runner) = function_binary("list-tasks");
+    let _function = api.spawn_function(
+        &binary,
+        &runner,
+        &[("DATABASE_URL", &db.url), ("BETTER_AUTH_SECRET", SECRET)],
+        &log,
+    );
+    for (user, title, description) in worst_users() {
+        let ids = seed(&db, &user, &title, &description).await;
+        let mut seen = Vec::new();
+        let mut query = String::new();
+        let mut pages = 0;
+        loop {
+            let event = serde_json::to_vec(&list_event(&user, &query)).unwrap();
+            let document = match api.invoke(&event).await {
+                Outcome::Response(bytes) => bytes,
+                Outcome::Error(e) => panic!("invocation error: {}", String::from_utf8_lossy(&e)),
+            };
+            let (page, next) = check_page(&document);
+            seen.extend(page);
+            pages += 1;
+            match next {
+                Some(next) => query = next,
+                None => break,
+            }
+        }
+        assert!(pages > 1);
+        assert_eq!(seen, ids, "every task once, newest first");
+    }
+    let _ = std::fs::remove_file(&log);
+}
+
+/// The debug build, or the binaries `LAMBDA_BINARIES` names (the arm64
+/// bootstraps, with `LAMBDA_RUNNER` such as qemu-user in front).
+fn function_binary(name: &str) -> (PathBuf, Vec<String>) {
+    match std::env::var_os("LAMBDA_BINARIES") {
+        Some(dir) => (
+            PathBuf::from(dir).join(name).join("bootstrap"),
+            std::env::var("LAMBDA_RUNNER")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        ),
+        None => (workspace().join("target/debug").join(name), Vec::new()),
+    }
+}
