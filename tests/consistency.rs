@@ -200,3 +200,45 @@ async fn template_cors_is_the_local_api_cors() {
         yaml_set(&cors["ExposeHeaders"])
     );
 }
+
+/// Every failure is the API's own JSON answer, never a gateway timeout:
+/// with the default timeouts (and a JWKS to fetch), the worst case of one
+/// request stays at least a second inside every function's Lambda
+/// `Timeout`, and the template sets none of those timeouts otherwise.
+#[test]
+fn the_default_timeouts_fit_inside_the_lambda_timeout() {
+    let template = template();
+    let global = template["Globals"]["Function"]["Timeout"].as_i64();
+    let defaults = shared::config::Config::from_source(&|name: &str| match name {
+        "DATABASE_URL" => Some("postgres://db.example/tasks".to_owned()),
+        "JWKS_URL" => Some("https://auth.example/api/auth/jwks".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let worst = defaults.worst_case_answer();
+    let margin = std::time::Duration::from_secs(1);
+    for (name, resource) in template["Resources"].as_hash().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let timeout = resource["Properties"]["Timeout"]
+            .as_i64()
+            .or(global)
+            .expect("a Timeout");
+        let limit = std::time::Duration::from_secs(timeout as u64);
+        assert!(
+            worst + margin <= limit,
+            "{name:?}: a request may take {worst:?} before it answers; Timeout is {timeout} s"
+        );
+    }
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for name in [
+        "DB_CONNECT_TIMEOUT_MS",
+        "DB_STATEMENT_TIMEOUT_MS",
+        "DB_POOL_TIMEOUT_MS",
+        "DB_POOL_MAX_SIZE",
+        "JWKS_FETCH_TIMEOUT_MS",
+    ] {
+        assert!(variables[name].is_badvalue(), "template.yaml sets {name}");
+    }
+}

@@ -181,6 +181,47 @@ impl Target {
         answer.json()
     }
 
+    /// The raw Lambda response document of `function` for `event`:
+    /// in-process through lambda_http's own conversions (local), or from
+    /// `sam local invoke` in SAM's container (`SAM_LOCAL_INVOKE` is that
+    /// command, set by `scripts/sam-local --test`).
+    async fn lambda_response(&self, function: &str, event: &Value) -> Value {
+        let Some(local) = &self._local else {
+            let invoke = std::env::var("SAM_LOCAL_INVOKE").expect("SAM_LOCAL_INVOKE");
+            let file = std::env::temp_dir().join(format!("{function}-{}.json", self.run));
+            std::fs::write(&file, event.to_string()).expect("event file");
+            let logical_id: String = function
+                .split('-')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .chain(["Function".to_owned()])
+                .collect();
+            let mut words = invoke.split_whitespace();
+            let output = tokio::process::Command::new(words.next().expect("a command"))
+                .args(words)
+                .arg("-e")
+                .arg(&file)
+                .arg(&logical_id)
+                .output()
+                .await
+                .expect("sam local invoke");
+            let _ = std::fs::remove_file(&file);
+            assert!(
+                output.status.success(),
+                "{logical_id}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+                panic!("{logical_id}: {}", String::from_utf8_lossy(&output.stdout))
+            });
+        };
+        let event = serde_json::from_value(event.clone()).expect("an HTTP API event");
+        let state = &local.state;
+        let document =
+            shared::lambda::invoke(event, |req| local_api::call_function(state, function, req))
+                .await;
+        serde_json::from_slice(&document).expect("a JSON document")
+    }
+
     /// What API Gateway answers, or what SAM answers instead.
     fn expected(&self, contract: u16, deviation: &Deviation) -> u16 {
         if self.sam {
@@ -644,5 +685,55 @@ fn every_sam_deviation_names_a_test_of_this_file() {
             deviation.case
         );
         assert!(!deviation.why.is_empty());
+    }
+}
+
+/// Each function's `events/` fixture (its user and token made this test's
+/// own) gets the Lambda response the contract needs: status, JSON as text
+/// and never base64, `Location` on a 201.
+#[tokio::test]
+async fn each_fixture_gets_its_raw_lambda_response() {
+    const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
+    let t = Target::new().await;
+    let user = t.user("fixture");
+    let mut task_id = FIXTURE_TASK_ID.to_owned();
+    for (function, status) in [
+        ("health", 200),
+        ("create-task", 201),
+        ("list-tasks", 200),
+        ("get-task", 200),
+        ("update-task", 200),
+        ("complete-task", 200),
+        ("delete-task", 204),
+    ] {
+        let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path)
+            .expect("fixture")
+            .replace("demo-user", &user)
+            .replace(FIXTURE_TASK_ID, &task_id);
+        let mut event: Value = serde_json::from_str(&text).expect("fixture JSON");
+        if event["headers"].get("authorization").is_some() {
+            event["headers"]["authorization"] = json!(format!("Bearer {}", t.token(&user)));
+        }
+        let document = t.lambda_response(function, &event).await;
+        assert_eq!(document["statusCode"], status, "{function}: {document}");
+        assert_eq!(document["isBase64Encoded"], false, "{function}: {document}");
+        if status == 204 {
+            assert!(document["body"].as_str().unwrap_or_default().is_empty());
+            continue;
+        }
+        assert_eq!(document["headers"]["content-type"], "application/json");
+        let body: Value = serde_json::from_str(document["body"].as_str().expect("a text body"))
+            .expect("a JSON body");
+        match function {
+            "create-task" => {
+                task_id = body["id"].as_str().expect("id").to_owned();
+                let location = document["headers"]["location"].as_str().expect("location");
+                assert_eq!(location, format!("{}/{task_id}", tasks(&user)));
+            }
+            "list-tasks" => assert_eq!(body[0]["id"], task_id.as_str()),
+            "health" => assert_eq!(body, json!({ "status": "ok" })),
+            _ => assert_eq!(body["id"], task_id.as_str(), "{function}"),
+        }
     }
 }

@@ -244,3 +244,94 @@ async fn a_single_key_set_accepts_tokens_without_kid() {
     .expect("sign");
     assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
 }
+
+/// An app whose key sets live between 1 s and `max` seconds.
+async fn app_with_lifetimes(url: &str, max: &str) -> TestApp {
+    let (url, max) = (url.to_owned(), max.to_owned());
+    TestApp::spawn_with(move |vars| {
+        vars.insert("JWKS_URL".into(), url);
+        vars.insert("JWKS_MIN_REFRESH_SECONDS".into(), "30".into());
+        vars.insert("JWKS_CACHE_MIN_SECONDS".into(), "1".into());
+        vars.insert("JWKS_CACHE_MAX_SECONDS".into(), max);
+        vars.insert("JWT_ISSUER".into(), ISSUER.into());
+        vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_removed_key_stops_verifying_once_the_set_expires() {
+    let old = TestKey::generate(Algorithm::EdDSA, "old");
+    let new = TestKey::generate(Algorithm::EdDSA, "new");
+    let jwks = JwksServer::start(&[&old, &new]).await;
+    jwks.cache_control(Some("public, max-age=1"));
+    let app = app_with_lifetimes(&jwks.url, "900").await;
+    let token = old.sign(&claims("alice"));
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+
+    jwks.publish(&[&new]);
+    assert_eq!(
+        app.list_status("alice", &token).await,
+        StatusCode::OK,
+        "trusted for the set's lifetime"
+    );
+    wait(1100).await;
+    // The expired set is fetched again, once, however many ask at once.
+    let statuses =
+        futures::future::join_all((0..10).map(|_| app.list_status("alice", &token))).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    assert_eq!(jwks.fetches(), 2);
+    assert_eq!(
+        app.list_status("alice", &new.sign(&claims("alice"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(jwks.fetches(), 2);
+}
+
+#[tokio::test]
+async fn max_age_is_held_between_its_floor_and_cap() {
+    let key = TestKey::generate(Algorithm::EdDSA, "k");
+    let token = key.sign(&claims("alice"));
+    // Without Cache-Control: 5 minutes (more than the test waits).
+    let plain = JwksServer::start(&[&key]).await;
+    // A year, capped at 1 s.
+    let long = JwksServer::start(&[&key]).await;
+    long.cache_control(Some("max-age=31536000"));
+    let plain_app = app_with_lifetimes(&plain.url, "900").await;
+    let long_app = app_with_lifetimes(&long.url, "1").await;
+    for app in [&plain_app, &long_app] {
+        assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+    }
+    wait(1100).await;
+    for app in [&plain_app, &long_app] {
+        assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+    }
+    assert_eq!(plain.fetches(), 1, "the default lifetime has not passed");
+    assert_eq!(long.fetches(), 2, "the cap has");
+}
+
+#[tokio::test]
+async fn a_failed_or_empty_fetch_keeps_the_keys_held() {
+    let key = TestKey::generate(Algorithm::EdDSA, "k");
+    let jwks = JwksServer::start(&[&key]).await;
+    jwks.cache_control(Some("max-age=1"));
+    let app = app_with_lifetimes(&jwks.url, "900").await;
+    let token = key.sign(&claims("alice"));
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+
+    jwks.publish(&[]);
+    wait(1100).await;
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 2, "an empty set was fetched, and not taken");
+
+    jwks.fail();
+    wait(1100).await;
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 3, "a failed fetch, the keys kept");
+    // Failures are retried at most once a second.
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 3);
+}

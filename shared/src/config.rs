@@ -6,6 +6,14 @@
 
 use std::{env, fmt, str::FromStr, time::Duration};
 
+/// A pooled connection idle past `DB_IDLE_CHECK_AFTER_MS` gets one round
+/// trip before reuse; a live one answers in about a millisecond.
+pub const IDLE_CHECK_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Sending the cancel request for a statement that timed out: one TCP
+/// connection (and TLS handshake) to the server or pooler.
+pub const CANCEL_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {reason}")]
@@ -102,6 +110,13 @@ pub struct JwksConfig {
     /// A token naming an unknown `kid` triggers a refetch at most this often,
     /// so random `kid`s cannot turn the API into a load on the auth server.
     pub min_refresh_interval: Duration,
+    /// How long a fetched set is trusted: its `Cache-Control: max-age`,
+    /// held within these bounds (`default_max_age` when it gives none).
+    /// Past it the set is fetched again, so a key the auth server removed
+    /// stops verifying.
+    pub min_max_age: Duration,
+    pub max_max_age: Duration,
+    pub default_max_age: Duration,
 }
 
 /// Everything a task function needs.
@@ -114,6 +129,23 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&Env)
+    }
+
+    /// The longest a request can take before it answers, every step at its
+    /// timeout: fetching the key set, waiting for a pooled connection,
+    /// checking each idle one, connecting, the statement, and cancelling
+    /// it. It must stay well inside the function's Lambda `Timeout`, or the
+    /// client gets API Gateway's bare 503 instead of ours (a test holds
+    /// `template.yaml` to it).
+    pub fn worst_case_answer(&self) -> Duration {
+        let db = &self.db;
+        let jwks = self.auth.jwks.as_ref().map(|j| j.fetch_timeout);
+        jwks.unwrap_or_default()
+            + db.pool_wait_timeout
+            + IDLE_CHECK_TIMEOUT * db.pool_max_size as u32
+            + db.connect_timeout
+            + db.statement_timeout
+            + CANCEL_TIMEOUT
     }
 
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
@@ -139,9 +171,9 @@ impl DbConfig {
         Ok(Self {
             url,
             pool_max_size: parsed(src, "DB_POOL_MAX_SIZE", 2, |n: &usize| *n >= 1)?,
-            connect_timeout: millis(src, "DB_CONNECT_TIMEOUT_MS", 3_000)?,
-            statement_timeout: millis(src, "DB_STATEMENT_TIMEOUT_MS", 5_000)?,
-            pool_wait_timeout: millis(src, "DB_POOL_TIMEOUT_MS", 3_000)?,
+            connect_timeout: millis(src, "DB_CONNECT_TIMEOUT_MS", 2_000)?,
+            statement_timeout: millis(src, "DB_STATEMENT_TIMEOUT_MS", 3_000)?,
+            pool_wait_timeout: millis(src, "DB_POOL_TIMEOUT_MS", 500)?,
             idle_check_after: millis(src, "DB_IDLE_CHECK_AFTER_MS", 10_000)?,
             ca_file: optional(src, "DATABASE_CA_FILE"),
         })
@@ -183,15 +215,26 @@ impl JwksConfig {
                 reason: format!("`{url}` is not an http(s) URL"),
             });
         }
+        let min_max_age = seconds(src, "JWKS_CACHE_MIN_SECONDS", 60)?;
+        let max_max_age = seconds(src, "JWKS_CACHE_MAX_SECONDS", 900)?;
+        if min_max_age > max_max_age {
+            return Err(ConfigError {
+                name: "JWKS_CACHE_MIN_SECONDS",
+                reason: "must not exceed JWKS_CACHE_MAX_SECONDS".into(),
+            });
+        }
         Ok(Self {
             url,
-            fetch_timeout: millis(src, "JWKS_FETCH_TIMEOUT_MS", 2_000)?,
+            fetch_timeout: millis(src, "JWKS_FETCH_TIMEOUT_MS", 1_500)?,
             min_refresh_interval: Duration::from_secs(parsed(
                 src,
                 "JWKS_MIN_REFRESH_SECONDS",
                 30,
                 |_: &u64| true,
             )?),
+            min_max_age,
+            max_max_age,
+            default_max_age: Duration::from_secs(300).clamp(min_max_age, max_max_age),
         })
     }
 }
@@ -224,6 +267,10 @@ fn parsed<T: FromStr>(
             name,
             reason: format!("`{raw}` is not a valid value"),
         })
+}
+
+fn seconds(src: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    parsed(src, name, default, |s: &u64| *s >= 1).map(Duration::from_secs)
 }
 
 fn millis(src: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {

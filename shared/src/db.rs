@@ -13,14 +13,14 @@ use deadpool_postgres::{
 };
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::{
-    Client, NoTls, Row,
+    CancelToken, Client, NoTls, Row,
     config::SslMode,
     error::SqlState,
     types::{ToSql, Type},
 };
 
 use crate::{
-    config::DbConfig,
+    config::{CANCEL_TIMEOUT, DbConfig, IDLE_CHECK_TIMEOUT},
     error::ApiError,
     tls::{Tls, TlsError},
 };
@@ -45,6 +45,8 @@ pub enum DbSetupError {
 pub struct Database {
     pool: Pool,
     statement_timeout: Duration,
+    /// How a cancel request reaches the server: as connections do.
+    cancel_tls: Option<MakeTlsConnector>,
 }
 
 impl Database {
@@ -58,13 +60,16 @@ impl Database {
             // Lambda was frozen gets one real round trip first (below).
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = if wants_tls(&pg) {
-            Manager::from_config(pg, MakeTlsConnector::new(tls.connector()?), manager_config)
+        let cancel_tls = if wants_tls(&pg) {
+            Some(MakeTlsConnector::new(tls.connector()?))
         } else {
-            Manager::from_config(pg, NoTls, manager_config)
+            None
+        };
+        let manager = match &cancel_tls {
+            Some(tls) => Manager::from_config(pg, tls.clone(), manager_config),
+            None => Manager::from_config(pg, NoTls, manager_config),
         };
         let idle_check_after = cfg.idle_check_after;
-        let check_timeout = cfg.connect_timeout;
         let pool = Pool::builder(manager)
             .max_size(cfg.pool_max_size)
             .runtime(Runtime::Tokio1)
@@ -73,14 +78,16 @@ impl Database {
             // different idle backend for every request.
             .queue_mode(QueueMode::Lifo)
             .wait_timeout(Some(cfg.pool_wait_timeout))
-            .create_timeout(Some(cfg.connect_timeout + Duration::from_millis(500)))
-            .recycle_timeout(Some(cfg.connect_timeout))
+            // TCP, TLS and the startup exchange, all within the connect
+            // timeout (tokio-postgres' own covers the TCP connect only).
+            .create_timeout(Some(cfg.connect_timeout))
+            .recycle_timeout(Some(IDLE_CHECK_TIMEOUT))
             .pre_recycle(Hook::async_fn(move |client, metrics| {
                 Box::pin(async move {
                     if metrics.last_used() < idle_check_after {
                         return Ok(());
                     }
-                    match tokio::time::timeout(check_timeout, client.simple_query("")).await {
+                    match tokio::time::timeout(IDLE_CHECK_TIMEOUT, client.simple_query("")).await {
                         Ok(Ok(_)) => Ok(()),
                         Ok(Err(e)) => Err(HookError::Backend(e)),
                         Err(_) => Err(HookError::message("idle connection check timed out")),
@@ -92,6 +99,7 @@ impl Database {
         Ok(Self {
             pool,
             statement_timeout: cfg.statement_timeout,
+            cancel_tls,
         })
     }
 
@@ -121,14 +129,40 @@ impl Database {
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, ApiError> {
         let client = self.client().await?;
         match tokio::time::timeout(self.statement_timeout, client.query_typed(sql, params)).await {
-            Ok(result) => result.map_err(|e| classify(&e)),
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(e)) => {
+                // Its connection task may not have seen the socket close
+                // yet: make sure the next request gets another connection.
+                if connection_lost(&e) {
+                    drop(Object::take(client));
+                }
+                Err(classify(&e))
+            }
             Err(_) => {
-                // The statement may still be running on that connection:
-                // take it out of the pool so it is closed, not reused.
+                // The statement is still running on the server (and holds a
+                // backend, behind a pooler a server slot too): cancel it,
+                // then close the connection rather than reuse it.
+                let cancel = client.cancel_token();
                 drop(Object::take(client));
-                tracing::warn!("statement timed out");
+                self.cancel(cancel).await;
                 Err(ApiError::Unavailable)
             }
+        }
+    }
+
+    /// Sends the cancel request, within `CANCEL_TIMEOUT`; awaited, not
+    /// spawned: Lambda freezes the process once the response is sent.
+    async fn cancel(&self, token: CancelToken) {
+        let sent = match &self.cancel_tls {
+            Some(tls) => {
+                tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls.clone())).await
+            }
+            None => tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(NoTls)).await,
+        };
+        match sent {
+            Ok(Ok(())) => tracing::warn!("statement timed out; cancelled"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "statement timed out; cancelling failed"),
+            Err(_) => tracing::warn!("statement timed out; cancelling timed out"),
         }
     }
 
@@ -184,25 +218,45 @@ pub async fn connect(cfg: &DbConfig) -> Result<Client, DbSetupError> {
     }
 }
 
-/// Maps a failed statement to the API's error. Only a lost connection is a
-/// 503; input problems were caught by validation, so anything else is a bug.
-fn classify(e: &tokio_postgres::Error) -> ApiError {
-    let unavailable = match e.code() {
-        Some(code) => {
-            let class = &code.code()[..2];
-            // 08: connection exception, 53: insufficient resources,
-            // 57P0x: shutdown / cannot connect now (e.g. Neon suspending).
-            class == "08"
-                || class == "53"
-                || [
-                    SqlState::ADMIN_SHUTDOWN,
-                    SqlState::CRASH_SHUTDOWN,
-                    SqlState::CANNOT_CONNECT_NOW,
-                ]
-                .contains(code)
-        }
+/// The server ended the session: Neon suspending an idle compute, a
+/// crash, an idle session timed out.
+const SESSION_ENDED: [SqlState; 3] = [
+    SqlState::ADMIN_SHUTDOWN,
+    SqlState::CRASH_SHUTDOWN,
+    SqlState::IDLE_SESSION_TIMEOUT,
+];
+
+/// States that pass: retrying the same request shortly may well succeed.
+const TRANSIENT: [SqlState; 5] = [
+    // A server starting or stopping.
+    SqlState::CANNOT_CONNECT_NOW,
+    // Lost a race with another transaction.
+    SqlState::T_R_SERIALIZATION_FAILURE,
+    SqlState::T_R_DEADLOCK_DETECTED,
+    // A server-side statement_timeout, or a cancel.
+    SqlState::QUERY_CANCELED,
+    // A read-only database: a failover, or a replica in its place.
+    SqlState::READ_ONLY_SQL_TRANSACTION,
+];
+
+/// Whether the error means the connection is gone.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        // 08: connection exception.
+        Some(code) => code.code().starts_with("08") || SESSION_ENDED.contains(code),
         None => e.is_closed() || e.source().is_some_and(|s| s.is::<std::io::Error>()),
-    };
+    }
+}
+
+/// Maps a failed statement to the API's error. A lost connection or a
+/// transient state of the server is a 503; input problems were caught by
+/// validation, so anything else is a bug.
+fn classify(e: &tokio_postgres::Error) -> ApiError {
+    let unavailable = connection_lost(e)
+        || e.code().is_some_and(|code| {
+            // 53: insufficient resources.
+            code.code().starts_with("53") || TRANSIENT.contains(code)
+        });
     if unavailable {
         tracing::warn!(cause = %describe(e), "database connection lost");
         ApiError::Unavailable

@@ -105,6 +105,7 @@ pub struct JwksServer {
 
 struct Shared {
     keys: Mutex<Option<Value>>,
+    cache_control: Mutex<Option<String>>,
     fetches: AtomicUsize,
 }
 
@@ -146,6 +147,7 @@ impl JwksServer {
     fn new(url: String, keys: &[&TestKey]) -> (Self, Router) {
         let shared = Arc::new(Shared {
             keys: Mutex::new(None),
+            cache_control: Mutex::new(None),
             fetches: AtomicUsize::new(0),
         });
         let router = Router::new()
@@ -160,6 +162,11 @@ impl JwksServer {
     pub fn publish(&self, keys: &[&TestKey]) {
         let set = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
         *self.shared.keys.lock().expect("lock") = Some(set);
+    }
+
+    /// The `Cache-Control` header served with the set, if any.
+    pub fn cache_control(&self, value: Option<&str>) {
+        *self.shared.cache_control.lock().expect("lock") = value.map(str::to_owned);
     }
 
     /// From now on, answer 500.
@@ -199,8 +206,22 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
-async fn serve_keys(State(shared): State<Arc<Shared>>) -> Result<Json<Value>, StatusCode> {
+async fn serve_keys(State(shared): State<Arc<Shared>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
     shared.fetches.fetch_add(1, Ordering::SeqCst);
     let keys = shared.keys.lock().expect("lock").clone();
-    keys.map(Json).ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    let cache_control = shared.cache_control.lock().expect("lock").clone();
+    match keys {
+        Some(keys) => {
+            let mut response = Json(keys).into_response();
+            if let Some(value) = cache_control {
+                response.headers_mut().insert(
+                    axum::http::header::CACHE_CONTROL,
+                    value.parse().expect("header"),
+                );
+            }
+            response
+        }
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

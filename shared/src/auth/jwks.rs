@@ -1,7 +1,10 @@
 //! Public keys from a JWKS endpoint (Better Auth serves one at
-//! `/api/auth/jwks`): fetched once per execution environment, kept, and
-//! refetched — at most once per `min_refresh_interval` — when a token names a
-//! key we do not hold, so a key rotation needs no redeploy.
+//! `/api/auth/jwks`): fetched at start and kept for the set's lifetime (its
+//! `Cache-Control: max-age`, within bounds), then fetched again, so a key
+//! the auth server removed stops verifying; refetched sooner — at most once
+//! per `min_refresh_interval` — when a token names a key we do not hold, so
+//! a key rotation needs no redeploy. A failed or empty fetch keeps the keys
+//! already held. One fetch at a time.
 
 use std::{
     collections::HashMap,
@@ -51,7 +54,10 @@ struct Cache {
     keys: HashMap<String, Arc<VerifyingKey>>,
     /// Keys published without a `kid`; used only when the set has one key.
     unnamed: Vec<Arc<VerifyingKey>>,
+    /// When the last fetch happened, and whether it succeeded.
     last_fetch: Option<(Instant, bool)>,
+    /// Until when the keys held are trusted without asking again.
+    fresh_until: Option<Instant>,
 }
 
 impl KeySet {
@@ -86,29 +92,20 @@ impl KeySet {
         self.fetch().await;
     }
 
-    /// The key a token's header names, fetching the set when it is not held.
+    /// The key a token's header names, fetching the set when it is not
+    /// held or has outlived its lifetime.
     pub async fn key(&self, kid: Option<&str>) -> Result<Arc<VerifyingKey>, KeyError> {
-        if let Some(key) = self.cache().find(kid) {
+        if let Some(key) = self.cache().find_fresh(kid) {
             return Ok(key);
         }
         let _guard = self.refresh.lock().await;
         // Another request may have fetched while we waited.
         let due = {
             let cache = self.cache();
-            if let Some(key) = cache.find(kid) {
+            if let Some(key) = cache.find_fresh(kid) {
                 return Ok(key);
             }
-            match cache.last_fetch {
-                None => true,
-                Some((at, ok)) => {
-                    let wait = if ok {
-                        self.config.min_refresh_interval
-                    } else {
-                        RETRY_AFTER_FAILURE
-                    };
-                    at.elapsed() >= wait
-                }
-            }
+            cache.fetch_due(self.config.min_refresh_interval)
         };
         if due {
             self.fetch().await;
@@ -127,29 +124,42 @@ impl KeySet {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// One fetch; on failure the keys already held stay in use.
+    /// One fetch; on failure, or a set with no usable key, the keys
+    /// already held stay in use.
     async fn fetch(&self) {
-        let result = self.download().await;
+        let result = self.download().await.and_then(|(fresh, max_age)| {
+            match fresh.keys.len() + fresh.unnamed.len() {
+                0 => Err("the key set holds no usable key".to_owned()),
+                _ => Ok((fresh, max_age)),
+            }
+        });
         let mut cache = self.cache();
+        let now = Instant::now();
         match result {
-            Ok(fresh) => {
+            Ok((fresh, max_age)) => {
+                let max_age = max_age
+                    .unwrap_or(self.config.default_max_age)
+                    .clamp(self.config.min_max_age, self.config.max_max_age);
                 tracing::info!(
                     keys = fresh.keys.len() + fresh.unnamed.len(),
+                    max_age_s = max_age.as_secs(),
                     "fetched JWKS"
                 );
                 *cache = Cache {
-                    last_fetch: Some((Instant::now(), true)),
+                    last_fetch: Some((now, true)),
+                    fresh_until: Some(now + max_age),
                     ..fresh
                 };
             }
             Err(reason) => {
-                tracing::warn!(%reason, "cannot fetch JWKS");
-                cache.last_fetch = Some((Instant::now(), false));
+                tracing::warn!(%reason, "cannot fetch JWKS; keeping the keys held");
+                cache.last_fetch = Some((now, false));
             }
         }
     }
 
-    async fn download(&self) -> Result<Cache, String> {
+    /// The set and its `Cache-Control: max-age`, if it gives one.
+    async fn download(&self) -> Result<(Cache, Option<Duration>), String> {
         let response = self
             .client
             .get(&self.config.url)
@@ -165,15 +175,61 @@ impl KeySet {
         {
             return Err("key set is too large".into());
         }
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(max_age);
         let body = response
             .bytes()
             .await
             .map_err(|e| format!("reading the body failed: {e}"))?;
-        parse(&body)
+        Ok((parse(&body)?, max_age))
     }
 }
 
+/// `max-age` of a `Cache-Control` value; `no-cache` and `no-store` are 0
+/// (held to the floor).
+fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control
+        .split(',')
+        .map(str::trim)
+        .find_map(|directive| {
+            if directive.eq_ignore_ascii_case("no-cache")
+                || directive.eq_ignore_ascii_case("no-store")
+            {
+                return Some(Duration::ZERO);
+            }
+            let (name, value) = directive.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("max-age")
+                .then(|| value.trim().trim_matches('"').parse().ok())
+                .flatten()
+                .map(Duration::from_secs)
+        })
+}
+
 impl Cache {
+    /// A key, if the set holding it is still within its lifetime.
+    fn find_fresh(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
+        let fresh = self.fresh_until.is_some_and(|t| Instant::now() < t);
+        fresh.then(|| self.find(kid)).flatten()
+    }
+
+    /// Whether to ask the endpoint now: the first time; after a failure,
+    /// once a second; else once the set has expired, or (for a key it does
+    /// not hold) once `min_refresh` has passed.
+    fn fetch_due(&self, min_refresh: Duration) -> bool {
+        match self.last_fetch {
+            None => true,
+            Some((at, false)) => at.elapsed() >= RETRY_AFTER_FAILURE,
+            Some((at, true)) => {
+                let expired = self.fresh_until.is_none_or(|t| Instant::now() >= t);
+                expired || at.elapsed() >= min_refresh
+            }
+        }
+    }
+
     fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
         match kid {
             Some(kid) => self.keys.get(kid).cloned(),
@@ -287,6 +343,16 @@ mod tests {
                 ("rsa".into(), Algorithm::RS256),
             ]
         );
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        let secs = |v: &str| max_age(v).map(|d| d.as_secs());
+        assert_eq!(secs("public, max-age=600"), Some(600));
+        assert_eq!(secs("Max-Age = \"120\", must-revalidate"), Some(120));
+        assert_eq!(secs("no-store"), Some(0));
+        assert_eq!(secs("public"), None);
+        assert_eq!(secs("max-age=soon"), None);
     }
 
     #[test]

@@ -136,21 +136,29 @@ async fn invoke(
         Err(response) => return response,
     };
     let state = &served.state;
-    let document = lambda::invoke(event, |req| async move {
-        match route.function {
-            "list-tasks" => list_tasks::handler(req, state).await,
-            "create-task" => create_task::handler(req, state).await,
-            "get-task" => get_task::handler(req, state).await,
-            "update-task" => update_task::handler(req, state).await,
-            "delete-task" => delete_task::handler(req, state).await,
-            "complete-task" => complete_task::handler(req, state).await,
-            "health" => health::handler(req, state.tasks.database()).await,
-            other => shared::ApiError::Internal(format!("no handler for function {other}"))
-                .into_response(),
-        }
-    })
-    .await;
+    let document = lambda::invoke(event, |req| call_function(state, route.function, req)).await;
     let mut response = gateway::http_response(&document);
     response.extensions_mut().insert(Logged);
     response
+}
+
+/// The handler of the function (binary) named `function`, as its `main`
+/// hands it to the runtime.
+pub async fn call_function(
+    state: &AppState,
+    function: &str,
+    req: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    match function {
+        "list-tasks" => list_tasks::handler(req, state).await,
+        "create-task" => create_task::handler(req, state).await,
+        "get-task" => get_task::handler(req, state).await,
+        "update-task" => update_task::handler(req, state).await,
+        "delete-task" => delete_task::handler(req, state).await,
+        "complete-task" => complete_task::handler(req, state).await,
+        "health" => health::handler(req, state.tasks.database()).await,
+        other => {
+            shared::ApiError::Internal(format!("no handler for function {other}")).into_response()
+        }
+    }
 }
