@@ -242,3 +242,37 @@ fn the_default_timeouts_fit_inside_the_lambda_timeout() {
         assert!(variables[name].is_badvalue(), "template.yaml sets {name}");
     }
 }
+
+/// The dev secret never protects a deployment: template.yaml's rule
+/// refuses exactly the secret that signs the published fixtures' tokens.
+#[test]
+fn a_deploy_with_the_published_dev_secret_fails() {
+    let template = template();
+    let assertions = template["Rules"]["TokensCannotBeForged"]["Assertions"]
+        .as_vec()
+        .expect("a Rules assertion");
+    let text = fs::read_to_string(root("template.yaml")).unwrap();
+    let rule = text
+        .lines()
+        .find(|l| l.contains("!Equals [!Ref BetterAuthSecret, local-dev-secret"))
+        .expect("the rule compares BetterAuthSecret with the dev secret");
+    assert!(rule.contains("Assert: !Not ["), "{rule}");
+    assert_eq!(assertions.len(), 2);
+    let secret = "local-dev-secret-do-not-use-in-production";
+    assert!(rule.contains(secret));
+    // That secret is the one the fixtures' tokens are signed with.
+    let fixture: Value =
+        serde_json::from_str(&fs::read_to_string(root("events/get-task.json")).unwrap()).unwrap();
+    let token = fixture["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["sub"]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .expect("the fixture's token is signed with the dev secret");
+}

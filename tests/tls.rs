@@ -141,3 +141,53 @@ async fn the_jwks_is_fetched_over_verified_tls() {
         assert_eq!(reached, expected == StatusCode::OK, "CA file {ca:?}");
     }
 }
+
+/// The platform's default trust store, as a function finds it with no
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` of the user's: a hashed CA directory,
+/// looked up lazily. The real `health` binary (a process of its own, so
+/// its environment is its own) over TLS to a cluster whose CA is absent
+/// from the system's roots (503), in a hashed directory (200), or added
+/// with `DATABASE_CA_FILE` (200).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_verifies_against_a_hashed_ca_directory() {
+    use integration_tests::runtime_api::{Outcome, RuntimeApi};
+    let certs = Certificates::make();
+    let cluster = Cluster::start(Some(&certs.dir)).await;
+    let hashed = cluster::scratch_dir("task-api-hashed-cas");
+    let ca = std::fs::read(certs.ca()).unwrap();
+    let hash = openssl::x509::X509::from_pem(&ca)
+        .unwrap()
+        .subject_name_hash();
+    std::fs::write(hashed.join(format!("{hash:08x}.0")), &ca).unwrap();
+    let event = std::fs::read(format!(
+        "{}/../events/health.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/health");
+    let url = format!("{}?sslmode=require", cluster.url);
+    let (hashed_dir, ca_file) = (hashed.to_string_lossy(), certs.ca());
+    for (extra, expected) in [
+        (None, 503),
+        (Some(("SSL_CERT_DIR", hashed_dir.as_ref())), 200),
+        (Some(("DATABASE_CA_FILE", ca_file.as_str())), 200),
+    ] {
+        let api = RuntimeApi::start().await;
+        let log = hashed.join("health.log");
+        let mut env = vec![("DATABASE_URL", url.as_str())];
+        env.extend(extra);
+        let _function = api.spawn_function(&binary, &[], &env, &log);
+        let document = match api.invoke(&event).await {
+            Outcome::Response(bytes) => bytes,
+            Outcome::Error(e) => panic!("{}", String::from_utf8_lossy(&e)),
+        };
+        let response: serde_json::Value = serde_json::from_slice(&document).unwrap();
+        assert_eq!(
+            response["statusCode"],
+            expected,
+            "{extra:?}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    let _ = std::fs::remove_dir_all(hashed);
+}
