@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::{auth::Authenticator, config::Config, http, validation};
+use shared::{auth::Authenticator, config::Config, endpoint, validation};
 
 /// Cases per property; the CI budget (`FUZZ_CASES` overrides it).
 fn cases() -> u32 {
@@ -238,7 +238,7 @@ proptest! {
             Ok(q) => prop_assert!((1..=1000).contains(&q.limit)),
             Err(e) => refusal_is_4xx("query", &e)?,
         }
-        match http::task_id(&req) {
+        match endpoint::task_id(&req) {
             Ok(parsed) => prop_assert_eq!(parsed.to_string(), id.to_lowercase()),
             Err(e) => refusal_is_4xx("task id", &e)?,
         }

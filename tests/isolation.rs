@@ -68,7 +68,7 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     assert!(repo.toggle_completed(&bob, id).await.unwrap().is_none());
     assert!(repo.set_completed(&bob, id, true).await.unwrap().is_none());
     assert!(!repo.delete(&bob, id).await.unwrap());
-    let query = shared::validation::ListQuery {
+    let query = shared::input::ListQuery {
         completed: None,
         limit: 1000,
         after: None,

@@ -13,7 +13,7 @@ use integration_tests::{
 };
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::{Value, json};
-use shared::{AppState, lambda::MAX_RESPONSE_BYTES, tasks::MAX_PAGE_BODY_BYTES};
+use shared::{AppState, lambda::MAX_RESPONSE_BYTES, task::MAX_PAGE_BODY_BYTES};
 use tokio_postgres::types::Type;
 
 /// Tasks per user: one more than the default page of 1000.
@@ -66,7 +66,7 @@ async fn seed(db: &TestDb, user: &str, title: &str, description: &str) -> Vec<St
 fn list_event(user: &str, query: &str) -> Value {
     let fixture = std::fs::read_to_string(workspace().join("events/list-tasks.json")).unwrap();
     let mut event: Value = serde_json::from_str(&fixture).unwrap();
-    let path = shared::http::tasks_path(user);
+    let path = shared::response::tasks_path(user);
     event["rawPath"] = json!(path);
     event["requestContext"]["http"]["path"] = json!(path);
     event["rawQueryString"] = json!(query);

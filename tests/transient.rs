@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use integration_tests::*;
-use shared::{ApiError, db::Database, tls::Tls};
+use shared::{
+    db::{Database, DbError},
+    tls::Tls,
+};
 use tokio_postgres::types::Type;
 
 async fn database(db: &TestDb, statement_timeout_ms: &str) -> Database {
@@ -48,9 +51,9 @@ async fn running(db: &TestDb, marker: &str) -> i64 {
         .get(0)
 }
 
-fn assert_unavailable(result: Result<impl std::fmt::Debug, ApiError>, what: &str) {
+fn assert_unavailable(result: Result<impl std::fmt::Debug, DbError>, what: &str) {
     match result {
-        Err(ApiError::Unavailable) => {}
+        Err(DbError::Unavailable) => {}
         other => panic!("{what}: expected 503, got {other:?}"),
     }
 }
@@ -125,7 +128,7 @@ async fn a_deadlock_is_503() {
     );
     let failed: Vec<_> = [a, b].into_iter().filter_map(Result::err).collect();
     assert_eq!(failed.len(), 1, "one of the two is the deadlock's victim");
-    assert!(matches!(failed[0], ApiError::Unavailable), "{failed:?}");
+    assert_eq!(failed[0], DbError::Unavailable);
 }
 
 #[tokio::test]

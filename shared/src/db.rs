@@ -21,12 +21,22 @@ use tokio_postgres::{
 
 use crate::{
     config::{CANCEL_TIMEOUT, DbConfig, IDLE_CHECK_TIMEOUT},
-    error::ApiError,
     tls::{Tls, TlsError},
 };
 
 /// A statement parameter with its declared type.
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// Why a statement failed, without HTTP: `error::ApiError` maps it.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached now, or is in a passing state.
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// Anything else: a bug in our SQL. The cause is logged, never sent.
+    #[error("database error: {0}")]
+    Internal(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
@@ -106,7 +116,6 @@ impl Database {
     /// Reads `DbConfig` from the environment and warms up: what a function
     /// that needs only the database (`health`) calls in `main`.
     pub async fn from_env() -> Result<Self, crate::StartupError> {
-        crate::telemetry::init();
         let db = (|| {
             let cfg = DbConfig::from_env()?;
             Ok::<_, crate::StartupError>(Self::new(&cfg, &Tls::new(cfg.ca_file.clone()))?)
@@ -126,7 +135,7 @@ impl Database {
     }
 
     /// Rows of one statement.
-    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, ApiError> {
+    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
         let client = self.client().await?;
         match tokio::time::timeout(self.statement_timeout, client.query_typed(sql, params)).await {
             Ok(Ok(rows)) => Ok(rows),
@@ -145,7 +154,7 @@ impl Database {
                 let cancel = client.cancel_token();
                 drop(Object::take(client));
                 self.cancel(cancel).await;
-                Err(ApiError::Unavailable)
+                Err(DbError::Unavailable)
             }
         }
     }
@@ -167,20 +176,16 @@ impl Database {
     }
 
     /// At most one row of one statement.
-    pub async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[Param<'_>],
-    ) -> Result<Option<Row>, ApiError> {
+    pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
     /// One round trip to the server, for `/health`.
-    pub async fn ping(&self) -> Result<(), ApiError> {
+    pub async fn ping(&self) -> Result<(), DbError> {
         self.query("SELECT 1", &[]).await.map(drop)
     }
 
-    async fn client(&self) -> Result<Object, ApiError> {
+    async fn client(&self) -> Result<Object, DbError> {
         self.pool.get().await.map_err(|e| {
             // Not getting a connection (refused, timed out, TLS or auth
             // failure) means the database cannot be reached: 503.
@@ -189,7 +194,7 @@ impl Database {
                 other => other.to_string(),
             };
             tracing::warn!(cause, "no database connection");
-            ApiError::Unavailable
+            DbError::Unavailable
         })
     }
 }
@@ -251,17 +256,17 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
 /// Maps a failed statement to the API's error. A lost connection or a
 /// transient state of the server is a 503; input problems were caught by
 /// validation, so anything else is a bug.
-fn classify(e: &tokio_postgres::Error) -> ApiError {
+fn classify(e: &tokio_postgres::Error) -> DbError {
     let unavailable = connection_lost(e)
         || e.code().is_some_and(|code| {
             // 53: insufficient resources.
             code.code().starts_with("53") || TRANSIENT.contains(code)
         });
     if unavailable {
-        tracing::warn!(cause = %describe(e), "database connection lost");
-        ApiError::Unavailable
+        tracing::warn!(cause = %describe(e), "database unavailable");
+        DbError::Unavailable
     } else {
-        ApiError::Internal(describe(e))
+        DbError::Internal(describe(e))
     }
 }
 

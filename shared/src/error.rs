@@ -37,6 +37,16 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Storage knows no HTTP: its two failures become the API's here.
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Unavailable => Self::Unavailable,
+            crate::db::DbError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest(detail.into())
@@ -59,7 +69,7 @@ impl ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(%cause, "internal error");
         }
-        let mut response = crate::http::json_response(
+        let mut response = crate::response::json(
             self.status(),
             &serde_json::json!({ "detail": self.to_string() }),
         );

@@ -1,17 +1,30 @@
 //! Everything the task functions share: configuration, JWT verification,
 //! validation, errors and user-scoped Postgres queries.
+//!
+//! Where things live:
+//! - a route's entry (auth first, span, log line): `endpoint`; the route
+//!   table: `routes`;
+//! - a rule of the contract: `validation` (bodies, task rules, query);
+//! - a query: `repository` (each beside its SQL, scoped by user id);
+//! - the one error type and its status codes: `error`;
+//! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`.
 
 pub mod auth;
 pub mod config;
+pub mod cursor;
 pub mod db;
+pub mod endpoint;
 pub mod error;
-pub mod http;
+pub mod input;
 pub mod lambda;
 pub mod migrations;
+pub mod repository;
+pub mod response;
 pub mod routes;
 pub mod state;
-pub mod tasks;
+pub mod task;
 pub mod telemetry;
+pub mod timestamp;
 pub mod tls;
 pub mod validation;
 
@@ -26,4 +39,25 @@ pub enum StartupError {
     Config(#[from] config::ConfigError),
     #[error(transparent)]
     Db(#[from] db::DbSetupError),
+}
+
+/// A function binary's whole `main`: logging, the state built once per
+/// execution environment (`$state` is an expression yielding a future of
+/// `Result<State, StartupError>`), then `$handler(request, &state)` for
+/// every invocation. One request at a time per environment: a
+/// current-thread runtime, no thread pool.
+#[macro_export]
+macro_rules! function_main {
+    ($state:expr, $handler:path) => {
+        #[tokio::main(flavor = "current_thread")]
+        async fn main() -> Result<(), lambda_http::Error> {
+            $crate::telemetry::init();
+            let state = $state.await?;
+            let state = &state;
+            lambda_http::run(lambda_http::service_fn(move |req| async move {
+                Ok::<_, lambda_http::Error>($handler(req, state).await)
+            }))
+            .await
+        }
+    };
 }

@@ -6,8 +6,7 @@ use crate::{
     auth::Authenticator,
     config::Config,
     db::{Database, DbSetupError},
-    tasks::TaskRepository,
-    telemetry,
+    repository::TaskRepository,
     tls::Tls,
 };
 
@@ -30,7 +29,6 @@ impl AppState {
     /// connection and key set (a failure there is logged, not fatal). This is what every
     /// task function's `main` calls.
     pub async fn from_env() -> Result<Self, StartupError> {
-        telemetry::init();
         let state = (|| Ok::<_, StartupError>(Self::new(&Config::from_env()?)?))()
             .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
         state.warm_up().await;

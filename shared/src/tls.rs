@@ -71,13 +71,9 @@ const HASHED_DIRECTORIES: [&str; 2] = [
 /// Points OpenSSL at the platform's hashed CA directory, and away from its
 /// bundle file, unless the user chose either or there is no such directory.
 fn trust_hashed_directory() {
-    if env::var_os("SSL_CERT_FILE").is_some() || env::var_os("SSL_CERT_DIR").is_some() {
-        return;
-    }
-    let Some(dir) = HASHED_DIRECTORIES
-        .into_iter()
-        .find(|d| is_hashed_directory(Path::new(d)))
-    else {
+    let user_chose =
+        env::var_os("SSL_CERT_FILE").is_some() || env::var_os("SSL_CERT_DIR").is_some();
+    let Some(dir) = hashed_directory(user_chose, &HASHED_DIRECTORIES) else {
         return;
     };
     // SAFETY: runs once, while the first connector is built during init,
@@ -89,6 +85,18 @@ fn trust_hashed_directory() {
         // An empty "bundle": the default file is not parsed at all.
         env::set_var("SSL_CERT_FILE", "/dev/null");
     }
+}
+
+/// The directory to trust instead of the bundle: none when the user chose
+/// their own trust store, else the first candidate holding hash links.
+fn hashed_directory<'a>(user_chose: bool, candidates: &[&'a str]) -> Option<&'a str> {
+    if user_chose {
+        return None;
+    }
+    candidates
+        .iter()
+        .copied()
+        .find(|d| is_hashed_directory(Path::new(d)))
 }
 
 /// Whether `dir` holds OpenSSL's hash links (`5ad8a5d6.0`).
@@ -128,5 +136,28 @@ mod tests {
             assert!(!is_hash_link(name), "{name}");
         }
         assert!(!is_hashed_directory(Path::new("/nonexistent")));
+    }
+
+    #[test]
+    fn the_first_hashed_directory_is_chosen_unless_the_user_chose() {
+        let root = env::temp_dir().join(format!("tls-dirs-{}", std::process::id()));
+        let (bundle_only, hashed) = (root.join("bundle-only"), root.join("hashed"));
+        fs::create_dir_all(&bundle_only).unwrap();
+        fs::create_dir_all(&hashed).unwrap();
+        fs::write(bundle_only.join("ca-certificates.crt"), "").unwrap();
+        fs::write(hashed.join("5ad8a5d6.0"), "").unwrap();
+        let (b, h) = (bundle_only.to_str().unwrap(), hashed.to_str().unwrap());
+        assert_eq!(hashed_directory(false, &["/nonexistent", b, h]), Some(h));
+        assert_eq!(
+            hashed_directory(true, &[h]),
+            None,
+            "the user's choice stands"
+        );
+        assert_eq!(
+            hashed_directory(false, &[b]),
+            None,
+            "no hashed directory: the bundle"
+        );
+        fs::remove_dir_all(root).unwrap();
     }
 }

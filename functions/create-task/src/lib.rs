@@ -4,22 +4,22 @@ use lambda_http::{
     Body, Request, Response,
     http::{StatusCode, header},
 };
-use shared::{ApiError, AppState, http, routes, validation};
+use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
-    http::handle(req, state, &routes::CREATE_TASK, create_task).await
+    endpoint::task_route(req, state, &routes::CREATE_TASK, create_task).await
 }
 
-async fn create_task(req: Request, state: &AppState) -> Result<Response<Body>, ApiError> {
-    let user = state
-        .auth
-        .authorize(req.headers(), http::path_param(&req, "user_id")?)
-        .await?;
+async fn create_task(
+    req: Request,
+    state: &AppState,
+    user: UserId,
+) -> Result<Response<Body>, ApiError> {
     let new_task = validation::new_task(&req)?;
     let task = state.tasks.create(&user, &new_task).await?;
-    let location = format!("{}/{}", http::tasks_path(user.as_str()), task.id()?);
-    http::with_header(
-        http::json_response(StatusCode::CREATED, &task),
+    let location = format!("{}/{}", response::tasks_path(user.as_str()), task.id()?);
+    endpoint::with_header(
+        response::json(StatusCode::CREATED, &task),
         header::LOCATION,
         &location,
     )

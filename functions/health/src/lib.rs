@@ -5,17 +5,17 @@ use lambda_http::{
     http::{HeaderValue, StatusCode, header},
 };
 use serde_json::json;
-use shared::{ApiError, db::Database, http, routes};
+use shared::{ApiError, db::Database, endpoint, response, routes};
 
 pub async fn handler(req: Request, db: &Database) -> Response<Body> {
-    http::handle(req, db, &routes::HEALTH, health).await
+    endpoint::handle(req, db, &routes::HEALTH, health).await
 }
 
 async fn health(_req: Request, db: &Database) -> Result<Response<Body>, ApiError> {
     Ok(match db.ping().await {
-        Ok(()) => http::json_response(StatusCode::OK, &json!({ "status": "ok" })),
+        Ok(()) => response::json(StatusCode::OK, &json!({ "status": "ok" })),
         Err(_) => {
-            let mut response = http::json_response(
+            let mut response = response::json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &json!({ "status": "unavailable" }),
             );

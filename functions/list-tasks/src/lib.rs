@@ -5,21 +5,21 @@ use lambda_http::{
     Body, Request, Response,
     http::{StatusCode, header},
 };
-use shared::{ApiError, AppState, http, routes, tasks, validation};
+use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes, task, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
-    http::handle(req, state, &routes::LIST_TASKS, list_tasks).await
+    endpoint::task_route(req, state, &routes::LIST_TASKS, list_tasks).await
 }
 
-async fn list_tasks(req: Request, state: &AppState) -> Result<Response<Body>, ApiError> {
-    let user = state
-        .auth
-        .authorize(req.headers(), http::path_param(&req, "user_id")?)
-        .await?;
+async fn list_tasks(
+    req: Request,
+    state: &AppState,
+    user: UserId,
+) -> Result<Response<Body>, ApiError> {
     let query = validation::list_query(&req)?;
     let page = state.tasks.list(&user, &query).await?;
-    let (body, next) = page.into_json(tasks::MAX_PAGE_BODY_BYTES)?;
-    let response = http::json_text_response(StatusCode::OK, body);
+    let (body, next) = page.into_json(task::MAX_PAGE_BODY_BYTES)?;
+    let response = response::json_text(StatusCode::OK, body);
     let Some(next) = next else {
         return Ok(response);
     };
@@ -30,9 +30,9 @@ async fn list_tasks(req: Request, state: &AppState) -> Result<Response<Body>, Ap
         .unwrap_or_default();
     let link = format!(
         "<{}?limit={}&cursor={}{filter}>; rel=\"next\"",
-        http::tasks_path(user.as_str()),
+        response::tasks_path(user.as_str()),
         query.limit,
         next.encode(),
     );
-    http::with_header(response, header::LINK, &link)
+    endpoint::with_header(response, header::LINK, &link)
 }

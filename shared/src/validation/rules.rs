@@ -1,40 +1,17 @@
-//! Request bodies and query parameters: parsing and the contract's rules.
-//!
-//! Everything here is pure: it turns untrusted bytes into typed values or a
-//! 4xx `ApiError` that names the field at fault.
+//! The contract's rules for task bodies: which fields, their types, and
+//! their limits, each error naming the field at fault.
 
-use lambda_http::{Request, RequestExt, http::header};
-use serde::{Deserialize, Deserializer, de::DeserializeOwned};
+use lambda_http::Request;
+use serde::{Deserialize, Deserializer};
 
-use crate::{error::ApiError, tasks::Cursor};
+use super::body::json_body;
+use crate::{
+    error::ApiError,
+    input::{NewTask, TaskChanges},
+};
 
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_TITLE_CHARS: usize = 255;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
-pub const MAX_PAGE_SIZE: usize = 1000;
-
-/// A validated POST body.
-#[derive(Debug, PartialEq)]
-pub struct NewTask {
-    pub title: String,
-    pub description: Option<String>,
-}
-
-/// A validated PUT body: `None` keeps a field, `description: Some(None)` clears it.
-#[derive(Debug, Default, PartialEq)]
-pub struct TaskChanges {
-    pub title: Option<String>,
-    pub description: Option<Option<String>>,
-    pub completed: Option<bool>,
-}
-
-/// Validated `GET /tasks` parameters.
-#[derive(Debug, PartialEq)]
-pub struct ListQuery {
-    pub completed: Option<bool>,
-    pub limit: usize,
-    pub after: Option<Cursor>,
-}
 
 // The serde names below show up in error details ("expected task"), so
 // they say what the client sent, not what our structs are called.
@@ -138,104 +115,10 @@ fn storable(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The JSON body, or `None` when there is none. 413 over the size limit,
-/// 415 for a declared non-JSON type, 400 for anything unparsable.
-fn json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiError> {
-    let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-    }
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE)
-        && !is_json(content_type.to_str().unwrap_or_default())
-    {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    parse_json(bytes).map(Some)
-}
-
-fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
-}
-
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // serde's derived structs also accept an array of the fields in order
-    // (`[true]` as `{"completed": true}`): every body here is an object.
-    let first = bytes.iter().find(|b| !b" \t\r\n".contains(b));
-    if first.is_some_and(|b| *b != b'{')
-        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
-    {
-        return Err(ApiError::bad_request("request body must be a JSON object"));
-    }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            ApiError::bad_request(format!("invalid JSON body: {}", e.inner()))
-        } else {
-            ApiError::bad_request(format!("{path}: {}", e.inner()))
-        }
-    })?;
-    // Trailing bytes after the value (`{"title":"a"} x`) are malformed too.
-    de.end()
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
-    Ok(value)
-}
-
-/// `completed`, `limit`, `cursor`; other parameters are ignored.
-pub fn list_query(req: &Request) -> Result<ListQuery, ApiError> {
-    let params = req.query_string_parameters_ref();
-    let single = |name: &str| -> Result<Option<&str>, ApiError> {
-        match params.and_then(|p| p.all(name)).as_deref() {
-            None | Some([]) => Ok(None),
-            Some([one]) => Ok(Some(*one)),
-            Some(_) => Err(ApiError::bad_request(format!(
-                "{name}: given more than once"
-            ))),
-        }
-    };
-    let completed = match single("completed")? {
-        None => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "completed: must be `true` or `false`",
-            ));
-        }
-    };
-    let limit = match single("limit")? {
-        None => MAX_PAGE_SIZE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "limit: must be an integer from 1 to {MAX_PAGE_SIZE}"
-                ))
-            })?,
-    };
-    let after = single("cursor")?
-        .map(|raw| {
-            Cursor::decode(raw)
-                .ok_or_else(|| ApiError::bad_request("cursor: is not a valid cursor"))
-        })
-        .transpose()?;
-    Ok(ListQuery {
-        completed,
-        limit,
-        after,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::Body;
+    use lambda_http::{Body, http::header};
 
     fn request(body: &str, content_type: Option<&str>) -> Request {
         let mut builder = lambda_http::http::Request::builder();

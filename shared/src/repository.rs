@@ -1,0 +1,206 @@
+//! `TaskRepository`: every statement on tasks, each scoped by the owner's
+//! id (the second wall after the path check), beside the SQL it runs.
+
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use crate::{
+    auth::UserId,
+    db::Database,
+    error::ApiError,
+    input::{ListQuery, NewTask, TaskChanges},
+    task::{Page, Task},
+};
+
+/// The columns every statement returns, in the order `Task` reads them.
+macro_rules! task_columns {
+    () => {
+        "id, user_id, title, description, completed, created_at, updated_at"
+    };
+}
+
+/// `task_columns!` as a constant, for readers outside this module.
+pub const TASK_COLUMNS: &str = task_columns!();
+
+/// `updated_at` moves forward on every change, strictly, even when two
+/// changes fall in the same microsecond. A macro, so that the statements
+/// using it are still `&'static str` built at compile time.
+macro_rules! touch {
+    () => {
+        "updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')"
+    };
+}
+
+#[derive(Clone)]
+pub struct TaskRepository {
+    db: Database,
+}
+
+impl TaskRepository {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Newest first, filtered and paged by keyset.
+    pub async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Page, ApiError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks
+            WHERE user_id = $1
+              AND ($2::boolean IS NULL OR completed = $2)
+              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $5"
+        );
+        // One row more than asked tells whether another page follows.
+        let fetch = query.limit as i64 + 1;
+        let (after_time, after_id) = match query.after {
+            Some(c) => (Some(c.created_at), Some(c.id)),
+            None => (None, None),
+        };
+        let rows = self
+            .db
+            .query(
+                SQL,
+                &[
+                    (&user.as_str(), Type::TEXT),
+                    (&query.completed, Type::BOOL),
+                    (&after_time, Type::TIMESTAMPTZ),
+                    (&after_id, Type::UUID),
+                    (&fetch, Type::INT8),
+                ],
+            )
+            .await?;
+        let mut tasks: Vec<Task> = rows.into_iter().map(Task).collect();
+        let next = if tasks.len() > query.limit {
+            tasks.truncate(query.limit);
+            tasks.last().map(Task::position).transpose()?
+        } else {
+            None
+        };
+        Ok(Page { tasks, next })
+    }
+
+    /// Creates the task, and its owner's row on the owner's first write,
+    /// in one statement.
+    pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, ApiError> {
+        const SQL: &str = concat!(
+            "WITH owner AS (
+                INSERT INTO users (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
+            )
+            INSERT INTO tasks (id, user_id, title, description)
+            VALUES ($1, $2, $3, $4)
+            RETURNING ",
+            task_columns!()
+        );
+        // UUIDv7: ids sort by creation time.
+        let id = Uuid::now_v7();
+        let row = self
+            .db
+            .query_opt(
+                SQL,
+                &[
+                    (&id, Type::UUID),
+                    (&user.as_str(), Type::TEXT),
+                    (&task.title, Type::TEXT),
+                    (&task.description, Type::TEXT),
+                ],
+            )
+            .await?
+            .ok_or_else(|| ApiError::Internal("INSERT returned no row".into()))?;
+        Ok(Task(row))
+    }
+
+    pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, ApiError> {
+        const SQL: &str = concat!(
+            "SELECT ",
+            task_columns!(),
+            " FROM tasks WHERE user_id = $1 AND id = $2"
+        );
+        self.one(SQL, user, id).await
+    }
+
+    /// Applies the fields that are set; the others keep their value.
+    pub async fn update(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        changes: &TaskChanges,
+    ) -> Result<Option<Task>, ApiError> {
+        const SQL: &str = concat!(
+            "UPDATE tasks SET
+                title = COALESCE($3, title),
+                description = CASE WHEN $4 THEN $5 ELSE description END,
+                completed = COALESCE($6, completed), ",
+            touch!(),
+            " WHERE user_id = $1 AND id = $2 RETURNING ",
+            task_columns!()
+        );
+        let set_description = changes.description.is_some();
+        let description = changes.description.as_ref().and_then(Option::as_ref);
+        let row = self
+            .db
+            .query_opt(
+                SQL,
+                &[
+                    (&user.as_str(), Type::TEXT),
+                    (&id, Type::UUID),
+                    (&changes.title, Type::TEXT),
+                    (&set_description, Type::BOOL),
+                    (&description, Type::TEXT),
+                    (&changes.completed, Type::BOOL),
+                ],
+            )
+            .await?;
+        Ok(row.map(Task))
+    }
+
+    /// Sets `completed` explicitly (safe to retry).
+    pub async fn set_completed(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        completed: bool,
+    ) -> Result<Option<Task>, ApiError> {
+        let changes = TaskChanges {
+            completed: Some(completed),
+            ..TaskChanges::default()
+        };
+        self.update(user, id, &changes).await
+    }
+
+    /// Flips `completed` in one atomic statement: concurrent toggles never
+    /// read the same old value.
+    pub async fn toggle_completed(
+        &self,
+        user: &UserId,
+        id: Uuid,
+    ) -> Result<Option<Task>, ApiError> {
+        const SQL: &str = concat!(
+            "UPDATE tasks SET completed = NOT completed, ",
+            touch!(),
+            " WHERE user_id = $1 AND id = $2 RETURNING ",
+            task_columns!()
+        );
+        self.one(SQL, user, id).await
+    }
+
+    /// Whether a task was deleted.
+    pub async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, ApiError> {
+        const SQL: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2 RETURNING id";
+        let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
+        Ok(self.db.query_opt(SQL, &params).await?.is_some())
+    }
+
+    /// A statement on one task of one user, returning it if it exists.
+    async fn one(&self, sql: &str, user: &UserId, id: Uuid) -> Result<Option<Task>, ApiError> {
+        let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
+        let row = self.db.query_opt(sql, &params).await?;
+        Ok(row.map(Task))
+    }
+}

@@ -1,0 +1,14 @@
+//! Request bodies and query parameters: parsing and the contract's rules.
+//!
+//! Everything here is pure: it turns untrusted bytes into the validated
+//! inputs of `input`, or a 4xx `ApiError` that names the field at fault.
+
+mod body;
+mod query;
+mod rules;
+
+pub use body::MAX_BODY_BYTES;
+pub use query::{MAX_PAGE_SIZE, list_query};
+pub use rules::{
+    MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, completion, description, new_task, task_changes, title,
+};
