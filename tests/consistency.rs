@@ -276,3 +276,137 @@ fn a_deploy_with_the_published_dev_secret_fails() {
     )
     .expect("the fixture's token is signed with the dev secret");
 }
+
+/// The modules of `shared` that each module names (`crate::x`, `super::`
+/// within its own folder), from its source without its tests. Root
+/// re-exports count as their modules.
+fn shared_module_graph() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::PathBuf::from(root("shared/src"));
+    let mut paths = Vec::new();
+    files(&src, &mut paths);
+    let mut graph = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+    for path in paths {
+        let relative = path.strip_prefix(&src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = first.to_str().unwrap().trim_end_matches(".rs").to_owned();
+        if module == "lib" {
+            continue;
+        }
+        let text = fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let deps = graph.entry(module.clone()).or_default();
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+                let mut depth = 0;
+                let end = group
+                    .char_indices()
+                    .find(|(_, c)| {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => return true,
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        false
+                    })
+                    .map_or(group.len(), |(i, _)| i);
+                let mut items = Vec::new();
+                let mut depth = 0;
+                let mut start = 0;
+                for (i, c) in group[..end].char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            items.push(&group[start..i]);
+                            start = i + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                items.push(&group[start..end]);
+                items
+            } else {
+                vec![rest]
+            };
+            for name in names {
+                let name: String = name
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let name = match name.as_str() {
+                    "AppState" => "state".to_owned(),
+                    "ApiError" => "error".to_owned(),
+                    "" | "self" => continue,
+                    _ => name,
+                };
+                if name != module {
+                    deps.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, if there is one.
+fn find_cycle(graph: &std::collections::BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+/// `shared`'s modules depend on each other one way: storage does not know
+/// HTTP, responses do not know errors, validation does not know storage.
+#[test]
+fn shared_modules_have_no_import_cycles() {
+    let graph = shared_module_graph();
+    assert!(graph["error"].contains("response"), "{graph:?}");
+    assert!(graph["repository"].contains("db"), "{graph:?}");
+    assert_eq!(find_cycle(&graph), None, "{graph:#?}");
+    // The check finds a cycle when there is one.
+    let mut with_cycle = graph.clone();
+    with_cycle
+        .entry("db".into())
+        .or_default()
+        .insert("repository".into());
+    assert!(find_cycle(&with_cycle).is_some());
+}

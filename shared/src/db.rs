@@ -113,18 +113,6 @@ impl Database {
         })
     }
 
-    /// Reads `DbConfig` from the environment and warms up: what a function
-    /// that needs only the database (`health`) calls in `main`.
-    pub async fn from_env() -> Result<Self, crate::StartupError> {
-        let db = (|| {
-            let cfg = DbConfig::from_env()?;
-            Ok::<_, crate::StartupError>(Self::new(&cfg, &Tls::new(cfg.ca_file.clone()))?)
-        })()
-        .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
-        db.warm_up().await;
-        Ok(db)
-    }
-
     /// Opens one connection now, during init (which runs at full CPU on
     /// Lambda), so the first request does not pay for the TLS handshake.
     /// A failure is only logged: requests will answer 503 until it works.

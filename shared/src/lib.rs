@@ -21,6 +21,7 @@ pub mod migrations;
 pub mod repository;
 pub mod response;
 pub mod routes;
+pub mod startup;
 pub mod state;
 pub mod task;
 pub mod telemetry;
@@ -31,19 +32,9 @@ pub mod validation;
 pub use error::ApiError;
 pub use state::AppState;
 
-/// Why a function could not start: bad configuration or an unusable
-/// database setting. Printed once at init, naming the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    #[error(transparent)]
-    Db(#[from] db::DbSetupError),
-}
-
 /// A function binary's whole `main`: logging, the state built once per
 /// execution environment (`$state` is an expression yielding a future of
-/// `Result<State, StartupError>`), then `$handler(request, &state)` for
+/// `Result<State, startup::StartupError>`), then `$handler(request, &state)` for
 /// every invocation. One request at a time per environment: a
 /// current-thread runtime, no thread pool.
 #[macro_export]

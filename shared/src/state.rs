@@ -2,7 +2,6 @@
 //! across warm invocations.
 
 use crate::{
-    StartupError,
     auth::Authenticator,
     config::Config,
     db::{Database, DbSetupError},
@@ -23,16 +22,6 @@ impl AppState {
             auth: Authenticator::new(&config.auth, &tls),
             tasks: TaskRepository::new(Database::new(&config.db, &tls)?),
         })
-    }
-
-    /// Reads the environment, builds the state and opens the first database
-    /// connection and key set (a failure there is logged, not fatal). This is what every
-    /// task function's `main` calls.
-    pub async fn from_env() -> Result<Self, StartupError> {
-        let state = (|| Ok::<_, StartupError>(Self::new(&Config::from_env()?)?))()
-            .inspect_err(|e| tracing::error!("cannot start: {e}"))?;
-        state.warm_up().await;
-        Ok(state)
     }
 
     /// Opens the first database connection and fetches the JWKS, at once,

@@ -1,1 +1,1 @@
-shared::function_main!(shared::AppState::from_env(), create_task::handler);
+shared::function_main!(shared::startup::task_state(), create_task::handler);

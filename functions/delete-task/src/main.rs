@@ -1,1 +1,1 @@
-shared::function_main!(shared::AppState::from_env(), delete_task::handler);
+shared::function_main!(shared::startup::task_state(), delete_task::handler);

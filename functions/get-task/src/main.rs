@@ -1,1 +1,1 @@
-shared::function_main!(shared::AppState::from_env(), get_task::handler);
+shared::function_main!(shared::startup::task_state(), get_task::handler);

@@ -1,1 +1,1 @@
-shared::function_main!(shared::db::Database::from_env(), health::handler);
+shared::function_main!(shared::startup::health_state(), health::handler);
