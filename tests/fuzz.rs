@@ -2,7 +2,7 @@
 //! strings, headers, bodies (JSON-shaped and raw bytes, plain or base64) —
 //! through lambda_http's own event parsing and every validator and the
 //! token check. Nothing panics; every refusal is a 4xx; everything accepted
-//! obeys the rules of API.md.
+//! obeys the rules of the contract (docs/contract.md).
 
 use proptest::prelude::*;
 use serde_json::{Value, json};

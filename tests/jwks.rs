@@ -1,4 +1,4 @@
-//! Asymmetric tokens verified against a JWKS endpoint (API.md, Authentication):
+//! Asymmetric tokens verified against a JWKS endpoint (docs/contract.md, "Who may call"):
 //! EdDSA, ES256 and RS256 keys, the key chosen by `kid` and its algorithm
 //! enforced, refetch on rotation (rate-limited), 503 while the endpoint is
 //! unreachable, and HS256 still accepted beside it.

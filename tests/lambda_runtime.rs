@@ -267,3 +267,46 @@ fn a_function_without_its_configuration_stops_at_init_naming_the_variable() {
         );
     }
 }
+
+/// Every log line of a request names its request id and route, warnings
+/// from deep inside (here the pool's) too: the request's span carries both.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_log_line_of_a_request_names_its_request_id_and_route() {
+    use integration_tests::runtime_api::{Outcome, RuntimeApi};
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(format!("health-{}.log", uuid::Uuid::now_v7()));
+    let port = free_port(); // nothing listens there: the pool warns
+    let url = format!("postgres://postgres@127.0.0.1:{port}/none?sslmode=disable");
+    let _function = api.spawn_function(
+        &workspace().join("target/debug/health"),
+        &[],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("DB_CONNECT_TIMEOUT_MS", "300"),
+        ],
+        &log,
+    );
+    let event = std::fs::read(workspace().join("events/health.json")).unwrap();
+    let document = match api.invoke(&event).await {
+        Outcome::Response(bytes) => bytes,
+        Outcome::Error(e) => panic!("{}", String::from_utf8_lossy(&e)),
+    };
+    let response: Value = serde_json::from_slice(&document).unwrap();
+    assert_eq!(response["statusCode"], 503);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &Value| l["spans"].as_array().is_some_and(|s| s.len() > 1))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "WARN"),
+        "no warning inside the request: {text}"
+    );
+    for line in &lines {
+        let span = &line["span"];
+        assert_eq!(span["request_id"], "health-example-request-id", "{line}");
+        assert_eq!(span["route"], "GET /health", "{line}");
+    }
+}

@@ -17,7 +17,7 @@ use jwks::{KeyError, KeySet};
 /// larger one is refused before any decoding work is spent on it.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// Longest user id accepted from `sub` (API.md: 1–255 characters).
+/// Longest user id accepted from `sub` (the contract: 1–255 characters).
 pub const MAX_USER_ID_CHARS: usize = 255;
 
 /// The authenticated caller: the token's `sub`, checked to be a usable id.
