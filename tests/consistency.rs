@@ -410,3 +410,59 @@ fn shared_modules_have_no_import_cycles() {
         .insert("repository".into());
     assert!(find_cycle(&with_cycle).is_some());
 }
+
+/// `bench/sql/*.sql` (what pgbench runs, to compare the API with its bare
+/// SQL) are the repository's statements with literals for the parameters:
+/// they cannot drift apart.
+#[test]
+fn bench_sql_is_the_repository_sql() {
+    use shared::repository::sql;
+    let id = "('00000000-0000-7000-800' || :u || '-000000000' || lpad(:i::text, 3, '0'))::uuid";
+    let deleted = "('00000000-0000-7000-9000-' || lpad(:i::text, 12, '0'))::uuid";
+    let cases: [(&str, &str, &[&str]); 6] = [
+        (
+            "list",
+            sql::LIST,
+            &["'bench-1'", "NULL", "NULL", "NULL", "1001"],
+        ),
+        (
+            "create",
+            sql::CREATE,
+            &[
+                "gen_random_uuid()",
+                "'bench-new'",
+                "'Benchmark task'",
+                "NULL",
+            ],
+        ),
+        ("get", sql::GET, &["'bench-2'", id]),
+        (
+            "update",
+            sql::UPDATE,
+            &["'bench-3'", id, "'Renamed'", "false", "NULL", "NULL"],
+        ),
+        ("toggle", sql::TOGGLE, &["'bench-4'", id]),
+        ("delete", sql::DELETE, &["'bench-del'", deleted]),
+    ];
+    let words = |text: &str| -> String {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim_end_matches(';')
+            .to_owned()
+    };
+    for (name, statement, values) in cases {
+        let file = fs::read_to_string(root(&format!("bench/sql/{name}.sql"))).unwrap();
+        let bench: String = file
+            .lines()
+            .filter(|l| !l.starts_with("--") && !l.starts_with("\\set"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut expected = statement.to_owned();
+        // $10 before $1: from the last parameter down.
+        for (i, value) in values.iter().enumerate().rev() {
+            expected = expected.replace(&format!("${}", i + 1), value);
+        }
+        assert_eq!(words(&bench), words(&expected), "bench/sql/{name}.sql");
+    }
+}

@@ -1,8 +1,7 @@
 -- GET /api/bench-1/tasks: TaskRepository::list, no filter, no cursor, limit 1000 (+1 to see if more follow)
-SELECT id, user_id, title, description, completed, created_at, updated_at
-FROM tasks
+SELECT id, user_id, title, description, completed, created_at, updated_at FROM tasks
 WHERE user_id = 'bench-1'
-  AND (NULL::boolean IS NULL OR completed = NULL::boolean)
-  AND (NULL::timestamptz IS NULL OR (created_at, id) < (NULL::timestamptz, NULL::uuid))
+  AND (NULL::boolean IS NULL OR completed = NULL)
+  AND (NULL::timestamptz IS NULL OR (created_at, id) < (NULL, NULL))
 ORDER BY created_at DESC, id DESC
 LIMIT 1001;

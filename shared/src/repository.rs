@@ -31,6 +31,56 @@ macro_rules! touch {
     };
 }
 
+/// Every statement, by operation (public so that `bench/sql/` can be
+/// checked against them).
+pub mod sql {
+    pub const LIST: &str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks
+            WHERE user_id = $1
+              AND ($2::boolean IS NULL OR completed = $2)
+              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+            ORDER BY created_at DESC, id DESC
+            LIMIT $5"
+    );
+
+    pub const CREATE: &str = concat!(
+        "WITH owner AS (
+                INSERT INTO users (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
+            )
+            INSERT INTO tasks (id, user_id, title, description)
+            VALUES ($1, $2, $3, $4)
+            RETURNING ",
+        task_columns!()
+    );
+
+    pub const GET: &str = concat!(
+        "SELECT ",
+        task_columns!(),
+        " FROM tasks WHERE user_id = $1 AND id = $2"
+    );
+
+    pub const UPDATE: &str = concat!(
+        "UPDATE tasks SET
+                title = COALESCE($3, title),
+                description = CASE WHEN $4 THEN $5 ELSE description END,
+                completed = COALESCE($6, completed), ",
+        touch!(),
+        " WHERE user_id = $1 AND id = $2 RETURNING ",
+        task_columns!()
+    );
+
+    pub const TOGGLE: &str = concat!(
+        "UPDATE tasks SET completed = NOT completed, ",
+        touch!(),
+        " WHERE user_id = $1 AND id = $2 RETURNING ",
+        task_columns!()
+    );
+
+    pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2 RETURNING id";
+}
+
 #[derive(Clone)]
 pub struct TaskRepository {
     db: Database,
@@ -47,16 +97,6 @@ impl TaskRepository {
 
     /// Newest first, filtered and paged by keyset.
     pub async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Page, ApiError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks
-            WHERE user_id = $1
-              AND ($2::boolean IS NULL OR completed = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-            ORDER BY created_at DESC, id DESC
-            LIMIT $5"
-        );
         // One row more than asked tells whether another page follows.
         let fetch = query.limit as i64 + 1;
         let (after_time, after_id) = match query.after {
@@ -66,7 +106,7 @@ impl TaskRepository {
         let rows = self
             .db
             .query(
-                SQL,
+                sql::LIST,
                 &[
                     (&user.as_str(), Type::TEXT),
                     (&query.completed, Type::BOOL),
@@ -89,21 +129,12 @@ impl TaskRepository {
     /// Creates the task, and its owner's row on the owner's first write,
     /// in one statement.
     pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, ApiError> {
-        const SQL: &str = concat!(
-            "WITH owner AS (
-                INSERT INTO users (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
-            )
-            INSERT INTO tasks (id, user_id, title, description)
-            VALUES ($1, $2, $3, $4)
-            RETURNING ",
-            task_columns!()
-        );
         // UUIDv7: ids sort by creation time.
         let id = Uuid::now_v7();
         let row = self
             .db
             .query_opt(
-                SQL,
+                sql::CREATE,
                 &[
                     (&id, Type::UUID),
                     (&user.as_str(), Type::TEXT),
@@ -117,12 +148,7 @@ impl TaskRepository {
     }
 
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, ApiError> {
-        const SQL: &str = concat!(
-            "SELECT ",
-            task_columns!(),
-            " FROM tasks WHERE user_id = $1 AND id = $2"
-        );
-        self.one(SQL, user, id).await
+        self.one(sql::GET, user, id).await
     }
 
     /// Applies the fields that are set; the others keep their value.
@@ -132,21 +158,12 @@ impl TaskRepository {
         id: Uuid,
         changes: &TaskChanges,
     ) -> Result<Option<Task>, ApiError> {
-        const SQL: &str = concat!(
-            "UPDATE tasks SET
-                title = COALESCE($3, title),
-                description = CASE WHEN $4 THEN $5 ELSE description END,
-                completed = COALESCE($6, completed), ",
-            touch!(),
-            " WHERE user_id = $1 AND id = $2 RETURNING ",
-            task_columns!()
-        );
         let set_description = changes.description.is_some();
         let description = changes.description.as_ref().and_then(Option::as_ref);
         let row = self
             .db
             .query_opt(
-                SQL,
+                sql::UPDATE,
                 &[
                     (&user.as_str(), Type::TEXT),
                     (&id, Type::UUID),
@@ -181,20 +198,13 @@ impl TaskRepository {
         user: &UserId,
         id: Uuid,
     ) -> Result<Option<Task>, ApiError> {
-        const SQL: &str = concat!(
-            "UPDATE tasks SET completed = NOT completed, ",
-            touch!(),
-            " WHERE user_id = $1 AND id = $2 RETURNING ",
-            task_columns!()
-        );
-        self.one(SQL, user, id).await
+        self.one(sql::TOGGLE, user, id).await
     }
 
     /// Whether a task was deleted.
     pub async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, ApiError> {
-        const SQL: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2 RETURNING id";
         let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
-        Ok(self.db.query_opt(SQL, &params).await?.is_some())
+        Ok(self.db.query_opt(sql::DELETE, &params).await?.is_some())
     }
 
     /// A statement on one task of one user, returning it if it exists.
