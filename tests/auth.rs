@@ -6,20 +6,11 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 async fn status_with_token(app: &TestApp, token: &str) -> (StatusCode, Value, String) {
-    let response = app
-        .http
-        .get(app.url("/api/u1/tasks"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, response.json().await.unwrap(), challenge)
+    let reply = app
+        .send(Method::GET, "/api/u1/tasks", Some(token), None)
+        .await;
+    let challenge = reply.header("www-authenticate").unwrap_or_default();
+    (reply.status, reply.json, challenge)
 }
 
 fn unsigned(header: Value, claims: Value) -> String {

@@ -20,14 +20,9 @@ async fn send(
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("send");
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
+    let body = body.map(|b| (Some("application/json"), b.to_string().into()));
+    let reply = app.send(method, path, Some(token), body).await;
+    (reply.status, reply.json)
 }
 
 #[tokio::test]

@@ -4,18 +4,10 @@ use integration_tests::*;
 use serde_json::Value;
 
 async fn list(app: &TestApp, query: &str) -> (StatusCode, Vec<Value>, Option<String>) {
-    let response = app
-        .request(Method::GET, &format!("/api/u1/tasks{query}"), "u1")
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let link = response
-        .headers()
-        .get("link")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body: Value = response.json().await.unwrap();
-    (status, body.as_array().cloned().unwrap_or_default(), link)
+    let path = format!("/api/u1/tasks{query}");
+    let reply = app.send(Method::GET, &path, Some(&token("u1")), None).await;
+    let tasks = reply.json.as_array().cloned().unwrap_or_default();
+    (reply.status, tasks, reply.header("link"))
 }
 
 /// The path inside `<...>; rel="next"`.

@@ -9,18 +9,17 @@ async fn post_raw(
     body: impl Into<reqwest::Body>,
     content_type: Option<&str>,
 ) -> (StatusCode, Value) {
-    let mut request = app.request(Method::POST, "/api/u1/tasks", "u1").body(body);
-    if let Some(ct) = content_type {
-        request = request.header("content-type", ct);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
+    let body = Some((content_type, body.into()));
+    let reply = app
+        .send(Method::POST, "/api/u1/tasks", Some(&token("u1")), body)
+        .await;
+    let status = reply.status;
     assert_eq!(
-        response.headers()["content-type"],
-        "application/json",
+        reply.header("content-type").as_deref(),
+        Some("application/json"),
         "{status}"
     );
-    (status, response.json().await.unwrap())
+    (status, reply.json)
 }
 
 async fn post(app: &TestApp, body: Value) -> (StatusCode, Value) {

@@ -159,15 +159,42 @@ impl TestApp {
             .bearer_auth(token(user))
     }
 
+    /// The one way the tests send a request and read the answer: `token`
+    /// as the bearer token, if any; `body` with its content type, if any.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(Option<&str>, reqwest::Body)>,
+    ) -> Reply {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, body)) = body {
+            if let Some(content_type) = content_type {
+                request = request.header("content-type", content_type);
+            }
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        Reply {
+            status,
+            headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// The status of listing `user`'s tasks with exactly `token`.
     pub async fn list_status(&self, user: &str, token: &str) -> StatusCode {
-        self.http
-            .get(self.url(&format!("/api/{user}/tasks")))
-            .bearer_auth(token)
-            .send()
+        let path = format!("/api/{user}/tasks");
+        self.send(Method::GET, &path, Some(token), None)
             .await
-            .expect("send")
-            .status()
+            .status
     }
 
     /// The JSON body of a GET with `user`'s token.
@@ -204,6 +231,23 @@ impl TestApp {
             .await
             .expect("count")[0]
             .get(0)
+    }
+}
+
+/// An answer, read whole: its status, headers, and JSON body (`Null` when
+/// there is none).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: Value,
+}
+
+impl Reply {
+    /// A header's value, if it is there.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("a text header").to_owned())
     }
 }
 
