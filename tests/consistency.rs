@@ -439,10 +439,26 @@ fn bench_sql_is_the_repository_sql() {
         (
             "update",
             sql::UPDATE,
-            &["'bench-3'", id, "'Renamed'", "false", "NULL", "NULL"],
+            &[
+                "'bench-3'",
+                id,
+                "'Renamed'",
+                "false",
+                "NULL",
+                "NULL",
+                "NULL::timestamptz[]",
+            ],
         ),
-        ("toggle", sql::TOGGLE, &["'bench-4'", id]),
-        ("delete", sql::DELETE, &["'bench-del'", deleted]),
+        (
+            "toggle",
+            sql::TOGGLE,
+            &["'bench-4'", id, "NULL::timestamptz[]"],
+        ),
+        (
+            "delete",
+            sql::DELETE,
+            &["'bench-del'", deleted, "NULL::timestamptz[]"],
+        ),
     ];
     let words = |text: &str| -> String {
         text.split_whitespace()

@@ -65,9 +65,34 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     let bob = app.state.auth.authenticate(&bearer("bob")).await.unwrap();
     let repo = &app.state.tasks;
     assert!(repo.get(&bob, id).await.unwrap().is_none());
-    assert!(repo.toggle_completed(&bob, id).await.unwrap().is_none());
-    assert!(repo.set_completed(&bob, id, true).await.unwrap().is_none());
-    assert!(!repo.delete(&bob, id).await.unwrap());
+    assert!(
+        repo.toggle_completed(&bob, id, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        repo.set_completed(&bob, id, true, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!repo.delete(&bob, id, None).await.unwrap());
+    // Naming alice's version changes nothing either, and says nothing (not
+    // a 412: bob learns no more than from an id that never existed).
+    let etag = task["updated_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap();
+    let versions = Some(&[etag][..]);
+    assert!(
+        repo.toggle_completed(&bob, id, versions)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!repo.delete(&bob, id, versions).await.unwrap());
     let query = shared::input::ListQuery {
         completed: None,
         limit: 1000,

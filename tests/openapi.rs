@@ -238,6 +238,23 @@ async fn every_documented_response_is_what_the_server_answers() {
                 .expect("send");
             checker.check(method, template, r).await;
         }
+        // 304 and 412: the conditional requests.
+        let conditional = match *method {
+            "GET" => Some(("if-none-match", "*")),
+            "PUT" | "PATCH" | "DELETE" => Some(("if-match", "\"stale\"")),
+            _ => None,
+        };
+        if let Some((name, value)) = conditional {
+            let mut request = http
+                .request(m.clone(), app.url(&path))
+                .bearer_auth(&token)
+                .header(name, value);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let r = request.send().await.expect("send");
+            checker.check(method, template, r).await;
+        }
         // Success last (DELETE removes the task).
         let url_path = if *method == "GET" && *template == LIST {
             format!("{path}?limit=1") // also carries a `Link` header

@@ -20,6 +20,18 @@ async fn database(db: &TestDb, statement_timeout_ms: &str) -> Database {
     Database::new(&config_from(&vars).db, &Tls::default()).expect("database")
 }
 
+/// The same, straight to PostgreSQL even in the pooler pass: for settings
+/// only a new server session takes (`direct`).
+async fn direct_database(db: &TestDb, statement_timeout_ms: &str) -> Database {
+    let mut vars = db.vars();
+    vars.insert(
+        "DB_STATEMENT_TIMEOUT_MS".into(),
+        statement_timeout_ms.into(),
+    );
+    vars.insert("DATABASE_URL".into(), direct(&db.url));
+    Database::new(&config_from(&vars).db, &Tls::default()).expect("database")
+}
+
 /// Runs `sql` (simple protocol: it also passes a pooler) on the test's
 /// database from a connection of the test's own.
 async fn admin(db: &TestDb, sql: &str) {
@@ -79,7 +91,11 @@ async fn a_statement_that_times_out_is_cancelled_on_the_server() {
 
 #[tokio::test]
 async fn a_read_only_database_is_503_for_writes_and_reads_still_work() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|vars| {
+        let url = direct(&vars["DATABASE_URL"]);
+        vars.insert("DATABASE_URL".into(), url);
+    })
+    .await;
     // As during a failover: every new session is read-only.
     set_for_database(&app.db, "default_transaction_read_only = on").await;
     let response = app
@@ -104,7 +120,7 @@ async fn a_read_only_database_is_503_for_writes_and_reads_still_work() {
 async fn a_server_side_statement_timeout_is_503() {
     let db = TestDb::new().await;
     set_for_database(&db, "statement_timeout = 100").await;
-    let database = database(&db, "5000").await;
+    let database = direct_database(&db, "5000").await;
     let result = database.query("SELECT pg_sleep(2)", &[]).await;
     assert_unavailable(result, "57014 query_canceled");
 }

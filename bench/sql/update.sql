@@ -5,4 +5,6 @@ UPDATE tasks SET
     title = COALESCE('Renamed', title),
     description = CASE WHEN false THEN NULL ELSE description END,
     completed = COALESCE(NULL, completed), updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')
-WHERE user_id = 'bench-3' AND id = ('00000000-0000-7000-800' || :u || '-000000000' || lpad(:i::text, 3, '0'))::uuid RETURNING id, user_id, title, description, completed, created_at, updated_at;
+WHERE user_id = 'bench-3' AND id = ('00000000-0000-7000-800' || :u || '-000000000' || lpad(:i::text, 3, '0'))::uuid
+  AND (NULL::timestamptz[]::timestamptz[] IS NULL OR updated_at = ANY(NULL::timestamptz[]))
+RETURNING id, user_id, title, description, completed, created_at, updated_at;

@@ -138,10 +138,11 @@ impl Database {
             Err(_) => {
                 // The statement is still running on the server (and holds a
                 // backend, behind a pooler a server slot too): cancel it,
-                // then close the connection rather than reuse it.
-                let cancel = client.cancel_token();
+                // then close the connection rather than reuse it. In that
+                // order: a pooler forwards a cancel only for a client that
+                // is still connected.
+                self.cancel(client.cancel_token()).await;
                 drop(Object::take(client));
-                self.cancel(cancel).await;
                 Err(DbError::Unavailable)
             }
         }

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use lambda_http::{
     Body, Request, RequestExt, Response,
-    http::{HeaderValue, header},
+    http::{HeaderValue, StatusCode, header},
     request::RequestContext,
 };
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{AppState, auth::UserId, error::ApiError, routes::Route};
+use crate::{AppState, auth::UserId, error::ApiError, response, routes::Route, task::Task};
 
 /// Runs one request through `work` inside its span; maps its error to a
 /// response and logs the request id, route, status and latency.
@@ -103,4 +103,18 @@ pub fn with_header(
         .map_err(|e| ApiError::Internal(format!("header {name}: {e}")))?;
     response.headers_mut().insert(name, value);
     Ok(response)
+}
+
+/// One task as JSON, with its `ETag`.
+pub fn task_response(status: StatusCode, task: &Task) -> Result<Response<Body>, ApiError> {
+    with_header(response::json(status, task), header::ETAG, &task.etag()?)
+}
+
+/// 304: the client's copy (`etag`) is current; no body.
+pub fn not_modified(etag: &str) -> Result<Response<Body>, ApiError> {
+    with_header(
+        response::empty(StatusCode::NOT_MODIFIED),
+        header::ETAG,
+        etag,
+    )
 }

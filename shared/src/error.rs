@@ -23,6 +23,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("task not found")]
     NotFound,
+    /// `If-Match` named versions the task is no longer at.
+    #[error("If-Match: the task has changed since that version; fetch it again")]
+    PreconditionFailed,
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
     #[error("request body must be application/json")]
@@ -58,6 +61,7 @@ impl ApiError {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -15,6 +15,7 @@ pub mod cursor;
 pub mod db;
 pub mod endpoint;
 pub mod error;
+pub mod etag;
 pub mod input;
 pub mod lambda;
 pub mod migrations;

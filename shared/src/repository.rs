@@ -1,7 +1,8 @@
 //! `TaskRepository`: every statement on tasks, each scoped by the owner's
 //! id (the second wall after the path check), beside the SQL it runs.
 
-use tokio_postgres::types::Type;
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Row, types::Type};
 use uuid::Uuid;
 
 use crate::{
@@ -19,6 +20,9 @@ macro_rules! task_columns {
     };
 }
 
+/// The versions (`updated_at`) a write may change; `None`: any.
+pub type Versions<'a> = Option<&'a [DateTime<Utc>]>;
+
 /// `task_columns!` as a constant, for readers outside this module.
 pub const TASK_COLUMNS: &str = task_columns!();
 
@@ -32,26 +36,29 @@ macro_rules! touch {
 }
 
 /// Every statement, by operation (public so that `bench/sql/` can be
-/// checked against them).
+/// checked against them). A write takes the versions it may change
+/// (`If-Match`) as one more parameter, `NULL` for any: the check and the
+/// change are one statement, so of two writers holding one version exactly
+/// one succeeds.
 pub mod sql {
     pub const LIST: &str = concat!(
         "SELECT ",
         task_columns!(),
         " FROM tasks
-            WHERE user_id = $1
-              AND ($2::boolean IS NULL OR completed = $2)
-              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-            ORDER BY created_at DESC, id DESC
-            LIMIT $5"
+        WHERE user_id = $1
+          AND ($2::boolean IS NULL OR completed = $2)
+          AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $5"
     );
 
     pub const CREATE: &str = concat!(
         "WITH owner AS (
-                INSERT INTO users (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
-            )
-            INSERT INTO tasks (id, user_id, title, description)
-            VALUES ($1, $2, $3, $4)
-            RETURNING ",
+            INSERT INTO users (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
+        )
+        INSERT INTO tasks (id, user_id, title, description)
+        VALUES ($1, $2, $3, $4)
+        RETURNING ",
         task_columns!()
     );
 
@@ -63,22 +70,28 @@ pub mod sql {
 
     pub const UPDATE: &str = concat!(
         "UPDATE tasks SET
-                title = COALESCE($3, title),
-                description = CASE WHEN $4 THEN $5 ELSE description END,
-                completed = COALESCE($6, completed), ",
+            title = COALESCE($3, title),
+            description = CASE WHEN $4 THEN $5 ELSE description END,
+            completed = COALESCE($6, completed), ",
         touch!(),
-        " WHERE user_id = $1 AND id = $2 RETURNING ",
+        " WHERE user_id = $1 AND id = $2
+          AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7))
+        RETURNING ",
         task_columns!()
     );
 
     pub const TOGGLE: &str = concat!(
         "UPDATE tasks SET completed = NOT completed, ",
         touch!(),
-        " WHERE user_id = $1 AND id = $2 RETURNING ",
+        " WHERE user_id = $1 AND id = $2
+          AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
+        RETURNING ",
         task_columns!()
     );
 
-    pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2 RETURNING id";
+    pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2
+        AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
+        RETURNING id";
 }
 
 #[derive(Clone)]
@@ -148,15 +161,19 @@ impl TaskRepository {
     }
 
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, ApiError> {
-        self.one(sql::GET, user, id).await
+        let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
+        let row = self.db.query_opt(sql::GET, &params).await?;
+        Ok(row.map(Task))
     }
 
-    /// Applies the fields that are set; the others keep their value.
+    /// Applies the fields that are set; the others keep their value. With
+    /// `versions`, only if the task is at one of them (else 412).
     pub async fn update(
         &self,
         user: &UserId,
         id: Uuid,
         changes: &TaskChanges,
+        versions: Versions<'_>,
     ) -> Result<Option<Task>, ApiError> {
         let set_description = changes.description.is_some();
         let description = changes.description.as_ref().and_then(Option::as_ref);
@@ -171,10 +188,11 @@ impl TaskRepository {
                     (&set_description, Type::BOOL),
                     (&description, Type::TEXT),
                     (&changes.completed, Type::BOOL),
+                    (&versions, Type::TIMESTAMPTZ_ARRAY),
                 ],
             )
             .await?;
-        Ok(row.map(Task))
+        self.written(user, id, row, versions).await
     }
 
     /// Sets `completed` explicitly (safe to retry).
@@ -183,12 +201,13 @@ impl TaskRepository {
         user: &UserId,
         id: Uuid,
         completed: bool,
+        versions: Versions<'_>,
     ) -> Result<Option<Task>, ApiError> {
         let changes = TaskChanges {
             completed: Some(completed),
             ..TaskChanges::default()
         };
-        self.update(user, id, &changes).await
+        self.update(user, id, &changes, versions).await
     }
 
     /// Flips `completed` in one atomic statement: concurrent toggles never
@@ -197,20 +216,49 @@ impl TaskRepository {
         &self,
         user: &UserId,
         id: Uuid,
+        versions: Versions<'_>,
     ) -> Result<Option<Task>, ApiError> {
-        self.one(sql::TOGGLE, user, id).await
+        let params = [
+            (&user.as_str() as _, Type::TEXT),
+            (&id as _, Type::UUID),
+            (&versions as _, Type::TIMESTAMPTZ_ARRAY),
+        ];
+        let row = self.db.query_opt(sql::TOGGLE, &params).await?;
+        self.written(user, id, row, versions).await
     }
 
     /// Whether a task was deleted.
-    pub async fn delete(&self, user: &UserId, id: Uuid) -> Result<bool, ApiError> {
-        let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
-        Ok(self.db.query_opt(sql::DELETE, &params).await?.is_some())
+    pub async fn delete(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        versions: Versions<'_>,
+    ) -> Result<bool, ApiError> {
+        let params = [
+            (&user.as_str() as _, Type::TEXT),
+            (&id as _, Type::UUID),
+            (&versions as _, Type::TIMESTAMPTZ_ARRAY),
+        ];
+        let row = self.db.query_opt(sql::DELETE, &params).await?;
+        Ok(self.written(user, id, row, versions).await?.is_some())
     }
 
-    /// A statement on one task of one user, returning it if it exists.
-    async fn one(&self, sql: &str, user: &UserId, id: Uuid) -> Result<Option<Task>, ApiError> {
-        let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
-        let row = self.db.query_opt(sql, &params).await?;
-        Ok(row.map(Task))
+    /// What a write returned. When a conditional one changed nothing, the
+    /// task is either not there (not found) or at another version (412);
+    /// reading it again only decides which: the write itself was atomic.
+    async fn written(
+        &self,
+        user: &UserId,
+        id: Uuid,
+        row: Option<Row>,
+        versions: Versions<'_>,
+    ) -> Result<Option<Task>, ApiError> {
+        match (row, versions) {
+            (Some(row), _) => Ok(Some(Task(row))),
+            (None, Some(_)) if self.get(user, id).await?.is_some() => {
+                Err(ApiError::PreconditionFailed)
+            }
+            (None, _) => Ok(None),
+        }
     }
 }

@@ -4,7 +4,11 @@ use serde::{Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::{cursor::Cursor, error::ApiError, timestamp::Rfc3339Micros};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::{cursor::Cursor, error::ApiError, etag, timestamp::Rfc3339Micros};
 
 /// A task as the database returned it (the columns of
 /// `repository::TASK_COLUMNS`, in that order). It is written to JSON
@@ -24,6 +28,11 @@ impl std::fmt::Debug for Task {
 impl Task {
     pub fn id(&self) -> Result<Uuid, ApiError> {
         self.0.try_get(0).map_err(unreadable)
+    }
+
+    /// Its strong ETag: its version, `updated_at`.
+    pub fn etag(&self) -> Result<String, ApiError> {
+        Ok(etag::of_version(self.0.try_get(6).map_err(unreadable)?))
     }
 
     pub fn position(&self) -> Result<Cursor, ApiError> {
@@ -72,9 +81,9 @@ pub const MAX_PAGE_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 impl Page {
     /// The page as a JSON array that ends before the body would pass
-    /// `max_bytes` (it always holds at least one task), and the position
-    /// the next page starts after, if any task follows.
-    pub fn into_json(self, max_bytes: usize) -> Result<(String, Option<Cursor>), ApiError> {
+    /// `max_bytes` (it always holds at least one task), its ETag, and the
+    /// position the next page starts after, if any task follows.
+    pub fn into_json(self, max_bytes: usize) -> Result<PageJson, ApiError> {
         let mut body = Vec::with_capacity(1024);
         body.push(b'[');
         let mut kept = 0;
@@ -99,6 +108,32 @@ impl Page {
         };
         let body = String::from_utf8(body)
             .map_err(|e| ApiError::Internal(format!("task JSON is not UTF-8: {e}")))?;
-        Ok((body, next))
+        Ok(PageJson {
+            etag: page_etag(&self.tasks[..kept])?,
+            body,
+            next,
+        })
     }
+}
+
+/// A page written out.
+pub struct PageJson {
+    pub body: String,
+    pub etag: String,
+    pub next: Option<Cursor>,
+}
+
+/// A page's strong ETag: a digest of which tasks it holds, in order, at
+/// which versions — what its body is made of (the owner is the URL's).
+fn page_etag(tasks: &[Task]) -> Result<String, ApiError> {
+    let mut digest = Sha256::new();
+    for task in tasks {
+        let updated_at: DateTime<Utc> = task.0.try_get(6).map_err(unreadable)?;
+        digest.update(task.id()?.as_bytes());
+        digest.update(updated_at.timestamp_micros().to_be_bytes());
+    }
+    Ok(format!(
+        "\"{}\"",
+        URL_SAFE_NO_PAD.encode(&digest.finalize()[..16])
+    ))
 }

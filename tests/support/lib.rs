@@ -27,6 +27,23 @@ pub fn admin_url() -> String {
         .expect("no database: run the tests with scripts/test, or set TEST_DATABASE_URL")
 }
 
+/// `url` with the scheme, credentials, host and port of PostgreSQL itself
+/// when the tests run through a pooler (`TEST_DIRECT_DATABASE_URL`, which
+/// `scripts/test` sets), for the tests that change a server session's
+/// settings: a pooler hands out sessions that began before the change.
+pub fn direct(url: &str) -> String {
+    let Ok(direct) = std::env::var("TEST_DIRECT_DATABASE_URL") else {
+        return url.to_owned();
+    };
+    let name = url
+        .split_once('?')
+        .map_or(url, |(base, _)| base)
+        .rsplit('/')
+        .next()
+        .expect("a database name");
+    with_database(&direct, name)
+}
+
 /// A database of its own for one test, migrated, dropped afterwards.
 pub struct TestDb {
     pub url: String,

@@ -1,8 +1,9 @@
 //! `PATCH /api/{user_id}/tasks/{task_id}/complete`: no body toggles
-//! `completed` atomically; `{"completed": bool}` sets it (safe to retry).
+//! `completed` atomically; `{"completed": bool}` sets it (safe to retry);
+//! with `If-Match`, 412 unless the task is at a version it names.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes, validation};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, routes, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::COMPLETE_TASK, complete_task).await
@@ -14,12 +15,16 @@ async fn complete_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
+    let versions = etag::if_match(&req)?.and_then(|c| c.versions());
+    let versions = versions.as_deref();
     let task = match validation::completion(&req)? {
-        None => state.tasks.toggle_completed(&user, id).await?,
-        Some(completed) => state.tasks.set_completed(&user, id, completed).await?,
+        None => state.tasks.toggle_completed(&user, id, versions).await?,
+        Some(completed) => {
+            state
+                .tasks
+                .set_completed(&user, id, completed, versions)
+                .await?
+        }
     };
-    Ok(response::json(
-        StatusCode::OK,
-        &task.ok_or(ApiError::NotFound)?,
-    ))
+    endpoint::task_response(StatusCode::OK, &task.ok_or(ApiError::NotFound)?)
 }

@@ -19,7 +19,7 @@ async fn create_task(
     let task = state.tasks.create(&user, &new_task).await?;
     let location = format!("{}/{}", response::tasks_path(user.as_str()), task.id()?);
     endpoint::with_header(
-        response::json(StatusCode::CREATED, &task),
+        endpoint::task_response(StatusCode::CREATED, &task)?,
         header::LOCATION,
         &location,
     )

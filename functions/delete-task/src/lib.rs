@@ -1,7 +1,8 @@
-//! `DELETE /api/{user_id}/tasks/{task_id}`: 204, or 404 if there was none.
+//! `DELETE /api/{user_id}/tasks/{task_id}`: 204, or 404 if there was none;
+//! with `If-Match`, 412 unless the task is at a version it names.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, response, routes};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::DELETE_TASK, delete_task).await
@@ -13,7 +14,8 @@ async fn delete_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
-    if !state.tasks.delete(&user, id).await? {
+    let versions = etag::if_match(&req)?.and_then(|c| c.versions());
+    if !state.tasks.delete(&user, id, versions.as_deref()).await? {
         return Err(ApiError::NotFound);
     }
     Ok(response::empty(StatusCode::NO_CONTENT))

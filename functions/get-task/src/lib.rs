@@ -1,7 +1,8 @@
-//! `GET /api/{user_id}/tasks/{task_id}`: one of the caller's tasks.
+//! `GET /api/{user_id}/tasks/{task_id}`: one of the caller's tasks, with its
+//! `ETag`; 304 when `If-None-Match` names it.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, routes};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::GET_TASK, get_task).await
@@ -13,10 +14,15 @@ async fn get_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
+    let if_none_match = etag::if_none_match(&req)?;
     let task = state
         .tasks
         .get(&user, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(response::json(StatusCode::OK, &task))
+    let current = task.etag()?;
+    if if_none_match.is_some_and(|c| c.matches_weakly(&current)) {
+        return endpoint::not_modified(&current);
+    }
+    endpoint::task_response(StatusCode::OK, &task)
 }

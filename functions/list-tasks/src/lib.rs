@@ -1,11 +1,14 @@
 //! `GET /api/{user_id}/tasks`: the caller's tasks, newest first, keyset-paged;
-//! a page also ends before its body passes 2 MiB (Lambda's 6 MB response limit).
+//! a page also ends before its body passes 2 MiB (Lambda's 6 MB response
+//! limit). The page has an `ETag`; 304 when `If-None-Match` names it.
 
 use lambda_http::{
     Body, Request, Response,
     http::{StatusCode, header},
 };
-use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes, task, validation};
+use shared::{
+    ApiError, AppState, auth::UserId, endpoint, etag, response, routes, task, validation,
+};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::LIST_TASKS, list_tasks).await
@@ -17,10 +20,15 @@ async fn list_tasks(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let query = validation::list_query(&req)?;
+    let if_none_match = etag::if_none_match(&req)?;
     let page = state.tasks.list(&user, &query).await?;
-    let (body, next) = page.into_json(task::MAX_PAGE_BODY_BYTES)?;
-    let response = response::json_text(StatusCode::OK, body);
-    let Some(next) = next else {
+    let page = page.into_json(task::MAX_PAGE_BODY_BYTES)?;
+    if if_none_match.is_some_and(|c| c.matches_weakly(&page.etag)) {
+        return endpoint::not_modified(&page.etag);
+    }
+    let response = response::json_text(StatusCode::OK, page.body);
+    let response = endpoint::with_header(response, header::ETAG, &page.etag)?;
+    let Some(next) = page.next else {
         return Ok(response);
     };
     // The next page keeps the filter; the cursor carries the position.

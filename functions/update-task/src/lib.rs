@@ -1,7 +1,8 @@
-//! `PUT /api/{user_id}/tasks/{task_id}`: changes the fields sent, keeps the rest.
+//! `PUT /api/{user_id}/tasks/{task_id}`: changes the fields sent, keeps the
+//! rest; with `If-Match`, 412 unless the task is at a version it names.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes, validation};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, routes, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::UPDATE_TASK, update_task).await
@@ -13,11 +14,12 @@ async fn update_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
+    let versions = etag::if_match(&req)?.and_then(|c| c.versions());
     let changes = validation::task_changes(&req)?;
     let task = state
         .tasks
-        .update(&user, id, &changes)
+        .update(&user, id, &changes, versions.as_deref())
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(response::json(StatusCode::OK, &task))
+    endpoint::task_response(StatusCode::OK, &task)
 }

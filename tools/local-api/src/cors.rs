@@ -3,7 +3,7 @@
 //! `CorsConfiguration` says the same for the deployed API (a test holds
 //! them together).
 
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 /// Which origins may call the API from a browser.
@@ -48,12 +48,20 @@ pub fn cors(origins: AllowedOrigins) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
         .expose_headers([
             header::LOCATION,
             header::LINK,
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
+            header::ETAG,
+            HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(std::time::Duration::from_secs(600));
     match origins {
