@@ -56,6 +56,20 @@ async fn a_browser_page_uses_the_api_and_a_foreign_origin_is_refused() {
     assert_eq!(status("delete"), 204);
     assert_eq!(status("afterDelete"), 404);
 
+    // Two tabs: the second save, with the version it loaded, is refused
+    // (412), and the first tab's edit stands. `ETag` is readable (CORS).
+    let conflict = &result["conflict"];
+    assert!(
+        conflict["etag"]
+            .as_str()
+            .is_some_and(|e| e.starts_with('"')),
+        "{conflict}"
+    );
+    assert_eq!(conflict["saveA"]["status"], 200, "{conflict}");
+    assert_eq!(conflict["saveB"]["status"], 412, "{conflict}");
+    assert_eq!(conflict["after"]["body"]["title"], "Edited in A");
+    assert_eq!(conflict["after"]["body"]["description"], Value::Null);
+
     // Swagger UI at /docs shows the seven operations of openapi.json.
     assert_eq!(result["docsOperations"], 7, "{result}");
 

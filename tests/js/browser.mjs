@@ -17,8 +17,8 @@ for (const [k, v] of Object.entries({ API_URL, TOKEN, USER_ID, ALLOWED_PORT, DEN
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>tasks</title></head>
 <body><ul id="tasks"></ul><script>
   // What a frontend's API client does: bearer token, JSON in and out.
-  window.api = async (method, path, body) => {
-    const init = { method, headers: { Authorization: "Bearer " + window.TOKEN } };
+  window.api = async (method, path, body, headers = {}) => {
+    const init = { method, headers: { Authorization: "Bearer " + window.TOKEN, ...headers } };
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -28,6 +28,7 @@ const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>tasks</tit
     return {
       status: r.status,
       location: r.headers.get("Location"),
+      etag: r.headers.get("ETag"),
       body: text ? JSON.parse(text) : null,
     };
   };
@@ -72,6 +73,31 @@ try {
     return steps;
   }, { api: API_URL, token: TOKEN, user: USER_ID });
   result.rendered = await page.textContent("#tasks");
+
+  // Two tabs load the same task; tab A saves first, then tab B saves the
+  // copy it loaded, with If-Match: B gets a 412, and A's edit is not lost.
+  const open = async () => {
+    const tab = await browser.newPage();
+    await tab.goto(`http://127.0.0.1:${ALLOWED_PORT}/`);
+    await tab.evaluate(({ api, token }) => { window.API_URL = api; window.TOKEN = token; },
+      { api: API_URL, token: TOKEN });
+    return tab;
+  };
+  const [tabA, tabB] = [await open(), await open()];
+  const base = `/api/${USER_ID}/tasks`;
+  const created = await tabA.evaluate((b) => window.api("POST", b, { title: "Shared" }), base);
+  const one = `${base}/${created.body.id}`;
+  const load = (tab) => tab.evaluate((p) => window.api("GET", p), one);
+  const [loadedA, loadedB] = [await load(tabA), await load(tabB)];
+  const save = (tab, loaded, changes) =>
+    tab.evaluate(({ p, body, etag }) => window.api("PUT", p, body, { "If-Match": etag }),
+      { p: one, body: { ...changes }, etag: loaded.etag });
+  result.conflict = {
+    etag: loadedB.etag,
+    saveA: await save(tabA, loadedA, { title: "Edited in A" }),
+    saveB: await save(tabB, loadedB, { title: loadedB.body.title, description: "Edited in B" }),
+    after: await load(tabA),
+  };
 
   const denied = await browser.newPage();
   await denied.goto(`http://127.0.0.1:${DENIED_PORT}/`);
