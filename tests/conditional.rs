@@ -14,26 +14,9 @@ async fn send(
     headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> Reply {
-    let mut extra = reqwest::header::HeaderMap::new();
-    for (name, value) in headers {
-        extra.append(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-            value.parse().unwrap(),
-        );
-    }
-    let mut request = app.request(method, path, user).headers(extra);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap();
-    Reply {
-        status,
-        headers,
-        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    let body = body.map(|b| (Some("application/json"), b.to_string().into()));
+    app.send_with(method, path, Some(&token(user)), headers, body)
+        .await
 }
 
 fn etag_of(reply: &Reply) -> String {

@@ -185,7 +185,22 @@ impl TestApp {
         token: Option<&str>,
         body: Option<(Option<&str>, reqwest::Body)>,
     ) -> Reply {
+        self.send_with(method, path, token, &[], body).await
+    }
+
+    /// The same with more request headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(Option<&str>, reqwest::Body)>,
+    ) -> Reply {
         let mut request = self.http.request(method, self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
