@@ -1,12 +1,11 @@
 //! A task: the row the database returns, its JSON form, and pages of them.
 
-use serde::{Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
-use tokio_postgres::Row;
-use uuid::Uuid;
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
 use sha2::{Digest, Sha256};
+use tokio_postgres::Row;
+use uuid::Uuid;
 
 use crate::{cursor::Cursor, error::ApiError, etag, timestamp::Rfc3339Micros};
 
