@@ -10,8 +10,9 @@ use std::{env, fmt, str::FromStr, time::Duration};
 /// trip before reuse; a live one answers in about a millisecond.
 pub const IDLE_CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Sending the cancel request for a statement that timed out: one TCP
-/// connection (and TLS handshake) to the server or pooler.
+/// Cancelling a statement that timed out: the cancel request (one TCP
+/// connection, and TLS handshake, to the server or pooler) and the
+/// statement's end, together.
 pub const CANCEL_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A configuration problem, always naming the variable at fault.

@@ -125,9 +125,26 @@ impl Database {
     /// Rows of one statement.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
         let client = self.client().await?;
-        match tokio::time::timeout(self.statement_timeout, client.query_typed(sql, params)).await {
-            Ok(Ok(rows)) => Ok(rows),
-            Ok(Err(e)) => {
+        let answered = {
+            let statement = client.query_typed(sql, params);
+            tokio::pin!(statement);
+            match tokio::time::timeout(self.statement_timeout, &mut statement).await {
+                Ok(result) => Some(result),
+                Err(_) => {
+                    // Still running on the server, holding a backend (behind
+                    // a pooler, a server slot too): cancel it, and give it a
+                    // moment to end while this client is still connected — a
+                    // pooler forwards a cancel only for a client it still has.
+                    let deadline = tokio::time::Instant::now() + CANCEL_TIMEOUT;
+                    self.cancel(client.cancel_token(), deadline).await;
+                    let _ = tokio::time::timeout_at(deadline, &mut statement).await;
+                    None
+                }
+            }
+        };
+        match answered {
+            Some(Ok(rows)) => Ok(rows),
+            Some(Err(e)) => {
                 // Its connection task may not have seen the socket close
                 // yet: make sure the next request gets another connection.
                 if connection_lost(&e) {
@@ -135,27 +152,20 @@ impl Database {
                 }
                 Err(classify(&e))
             }
-            Err(_) => {
-                // The statement is still running on the server (and holds a
-                // backend, behind a pooler a server slot too): cancel it,
-                // then close the connection rather than reuse it. In that
-                // order: a pooler forwards a cancel only for a client that
-                // is still connected.
-                self.cancel(client.cancel_token()).await;
+            None => {
+                // Timed out: closed, not reused.
                 drop(Object::take(client));
                 Err(DbError::Unavailable)
             }
         }
     }
 
-    /// Sends the cancel request, within `CANCEL_TIMEOUT`; awaited, not
-    /// spawned: Lambda freezes the process once the response is sent.
-    async fn cancel(&self, token: CancelToken) {
+    /// Sends the cancel request by `deadline`; awaited, not spawned: Lambda
+    /// freezes the process once the response is sent.
+    async fn cancel(&self, token: CancelToken, deadline: tokio::time::Instant) {
         let sent = match &self.cancel_tls {
-            Some(tls) => {
-                tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls.clone())).await
-            }
-            None => tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(NoTls)).await,
+            Some(tls) => tokio::time::timeout_at(deadline, token.cancel_query(tls.clone())).await,
+            None => tokio::time::timeout_at(deadline, token.cancel_query(NoTls)).await,
         };
         match sent {
             Ok(Ok(())) => tracing::warn!("statement timed out; cancelled"),
