@@ -455,6 +455,55 @@ async fn another_users_task_is_404_like_one_that_never_existed() {
 }
 
 #[tokio::test]
+async fn versions_guard_edits_and_spare_reads() {
+    let t = Target::new().await;
+    let user = t.user("v");
+    let task = t.create(&user, "t").await;
+    let token = t.token(&user);
+    let url = format!(
+        "{}{}/{}",
+        t.base,
+        tasks(&user),
+        task["id"].as_str().unwrap()
+    );
+    let got = t.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    let etag = got.headers()["etag"].to_str().unwrap().to_owned();
+    let cached = t
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), 304);
+    assert_eq!(cached.headers()["etag"], etag.as_str());
+    let put = |title: &'static str| {
+        t.http
+            .put(&url)
+            .bearer_auth(&token)
+            .header("if-match", &etag)
+            .json(&json!({ "title": title }))
+            .send()
+    };
+    assert_eq!(put("first").await.unwrap().status(), 200);
+    let stale = put("second").await.unwrap();
+    assert_eq!(stale.status(), 412, "the version it names is gone");
+    let list = format!("{}{}", t.base, tasks(&user));
+    let page = t.http.get(&list).bearer_auth(&token).send().await.unwrap();
+    let page_etag = page.headers()["etag"].to_str().unwrap().to_owned();
+    let again = t
+        .http
+        .get(&list)
+        .bearer_auth(&token)
+        .header("if-none-match", &page_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+}
+
+#[tokio::test]
 async fn task_ids_must_be_canonical_uuids() {
     let t = Target::new().await;
     let user = t.user("u");
