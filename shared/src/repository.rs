@@ -192,7 +192,7 @@ impl TaskRepository {
                 ],
             )
             .await?;
-        self.written(user, id, row, versions).await
+        Ok(self.written(user, id, row, versions).await?.map(Task))
     }
 
     /// Sets `completed` explicitly (safe to retry).
@@ -224,7 +224,7 @@ impl TaskRepository {
             (&versions as _, Type::TIMESTAMPTZ_ARRAY),
         ];
         let row = self.db.query_opt(sql::TOGGLE, &params).await?;
-        self.written(user, id, row, versions).await
+        Ok(self.written(user, id, row, versions).await?.map(Task))
     }
 
     /// Whether a task was deleted.
@@ -252,9 +252,9 @@ impl TaskRepository {
         id: Uuid,
         row: Option<Row>,
         versions: Versions<'_>,
-    ) -> Result<Option<Task>, ApiError> {
+    ) -> Result<Option<Row>, ApiError> {
         match (row, versions) {
-            (Some(row), _) => Ok(Some(Task(row))),
+            (Some(row), _) => Ok(Some(row)),
             (None, Some(_)) if self.get(user, id).await?.is_some() => {
                 Err(ApiError::PreconditionFailed)
             }
