@@ -64,8 +64,11 @@ impl Condition {
     }
 }
 
-pub fn if_match(req: &Request) -> Result<Option<Condition>, ApiError> {
-    condition(req, lambda_http::http::header::IF_MATCH)
+/// The versions `If-Match` lets a write change; `None` when any will do
+/// (no header, or `*`).
+pub fn if_match_versions(req: &Request) -> Result<Option<Vec<DateTime<Utc>>>, ApiError> {
+    let condition = condition(req, lambda_http::http::header::IF_MATCH)?;
+    Ok(condition.and_then(|c| c.versions()))
 }
 
 pub fn if_none_match(req: &Request) -> Result<Option<Condition>, ApiError> {

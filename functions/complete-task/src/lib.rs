@@ -15,7 +15,7 @@ async fn complete_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
-    let versions = etag::if_match(&req)?.and_then(|c| c.versions());
+    let versions = etag::if_match_versions(&req)?;
     let versions = versions.as_deref();
     let task = match validation::completion(&req)? {
         None => state.tasks.toggle_completed(&user, id, versions).await?,

@@ -14,7 +14,7 @@ async fn delete_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
-    let versions = etag::if_match(&req)?.and_then(|c| c.versions());
+    let versions = etag::if_match_versions(&req)?;
     if !state.tasks.delete(&user, id, versions.as_deref()).await? {
         return Err(ApiError::NotFound);
     }

@@ -14,7 +14,7 @@ async fn update_task(
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
-    let versions = etag::if_match(&req)?.and_then(|c| c.versions());
+    let versions = etag::if_match_versions(&req)?;
     let changes = validation::task_changes(&req)?;
     let task = state
         .tasks
