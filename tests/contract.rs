@@ -15,7 +15,7 @@
 //! everywhere else, the contract's.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use integration_tests::{Method, TestApp, now, sign_with};
+use integration_tests::{FIXTURE_TASK_ID, FIXTURES, Method, TestApp, now, sign_with};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
@@ -466,16 +466,15 @@ async fn versions_guard_edits_and_spare_reads() {
         tasks(&user),
         task["id"].as_str().unwrap()
     );
-    let got = t.http.get(&url).bearer_auth(&token).send().await.unwrap();
-    let etag = got.headers()["etag"].to_str().unwrap().to_owned();
-    let cached = t
-        .http
-        .get(&url)
-        .bearer_auth(&token)
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    // A GET: its ETag, and the status of the same GET naming it.
+    let fetch_and_revalidate = async |url: &str| {
+        let got = t.http.get(url).bearer_auth(&token).send().await.unwrap();
+        let etag = got.headers()["etag"].to_str().unwrap().to_owned();
+        let again = t.http.get(url).bearer_auth(&token);
+        let again = again.header("if-none-match", &etag).send().await.unwrap();
+        (etag, again)
+    };
+    let (etag, cached) = fetch_and_revalidate(&url).await;
     assert_eq!(cached.status(), 304);
     assert_eq!(cached.headers()["etag"], etag.as_str());
     let put = |title: &'static str| {
@@ -489,17 +488,7 @@ async fn versions_guard_edits_and_spare_reads() {
     assert_eq!(put("first").await.unwrap().status(), 200);
     let stale = put("second").await.unwrap();
     assert_eq!(stale.status(), 412, "the version it names is gone");
-    let list = format!("{}{}", t.base, tasks(&user));
-    let page = t.http.get(&list).bearer_auth(&token).send().await.unwrap();
-    let page_etag = page.headers()["etag"].to_str().unwrap().to_owned();
-    let again = t
-        .http
-        .get(&list)
-        .bearer_auth(&token)
-        .header("if-none-match", &page_etag)
-        .send()
-        .await
-        .unwrap();
+    let (_, again) = fetch_and_revalidate(&format!("{}{}", t.base, tasks(&user))).await;
     assert_eq!(again.status(), 304);
 }
 
@@ -764,19 +753,10 @@ fn every_sam_deviation_names_a_test_of_this_file() {
 /// and never base64, `Location` on a 201.
 #[tokio::test]
 async fn each_fixture_gets_its_raw_lambda_response() {
-    const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
     let t = Target::new().await;
     let user = t.user("fixture");
     let mut task_id = FIXTURE_TASK_ID.to_owned();
-    for (function, status) in [
-        ("health", 200),
-        ("create-task", 201),
-        ("list-tasks", 200),
-        ("get-task", 200),
-        ("update-task", 200),
-        ("complete-task", 200),
-        ("delete-task", 204),
-    ] {
+    for (function, status) in FIXTURES {
         let path = format!("{}/../events/{function}.json", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(path)
             .expect("fixture")

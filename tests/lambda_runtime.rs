@@ -11,7 +11,6 @@ use integration_tests::*;
 use serde_json::Value;
 
 const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
-const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -143,15 +142,7 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
     // Blocking work (processes) off the async runtime.
     tokio::task::spawn_blocking(move || {
         let mut task_id = FIXTURE_TASK_ID.to_owned();
-        for (name, expected) in [
-            ("health", 200),
-            ("create-task", 201),
-            ("list-tasks", 200),
-            ("get-task", 200),
-            ("update-task", 200),
-            ("complete-task", 200),
-            ("delete-task", 204),
-        ] {
+        for (name, expected) in FIXTURES {
             // A fresh emulator per function: each binary registers as `_`.
             let port = free_port();
             let _emulator = emulator(port);
@@ -272,7 +263,7 @@ fn a_function_without_its_configuration_stops_at_init_naming_the_variable() {
 /// from deep inside (here the pool's) too: the request's span carries both.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_log_line_of_a_request_names_its_request_id_and_route() {
-    use integration_tests::runtime_api::{Outcome, RuntimeApi};
+    use integration_tests::runtime_api::RuntimeApi;
     let api = RuntimeApi::start().await;
     let log = std::env::temp_dir().join(format!("health-{}.log", uuid::Uuid::now_v7()));
     let port = free_port(); // nothing listens there: the pool warns
@@ -287,10 +278,7 @@ async fn every_log_line_of_a_request_names_its_request_id_and_route() {
         &log,
     );
     let event = std::fs::read(workspace().join("events/health.json")).unwrap();
-    let document = match api.invoke(&event).await {
-        Outcome::Response(bytes) => bytes,
-        Outcome::Error(e) => panic!("{}", String::from_utf8_lossy(&e)),
-    };
+    let document = api.invoke(&event).await;
     let response: Value = serde_json::from_slice(&document).unwrap();
     assert_eq!(response["statusCode"], 503);
     let text = std::fs::read_to_string(&log).unwrap();

@@ -150,7 +150,7 @@ async fn the_jwks_is_fetched_over_verified_tls() {
 /// with `DATABASE_CA_FILE` (200).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_function_verifies_against_a_hashed_ca_directory() {
-    use integration_tests::runtime_api::{Outcome, RuntimeApi};
+    use integration_tests::runtime_api::RuntimeApi;
     let certs = Certificates::make();
     let cluster = Cluster::start(Some(&certs.dir)).await;
     let hashed = cluster::scratch_dir("task-api-hashed-cas");
@@ -177,10 +177,7 @@ async fn a_function_verifies_against_a_hashed_ca_directory() {
         let mut env = vec![("DATABASE_URL", url.as_str())];
         env.extend(extra);
         let _function = api.spawn_function(&binary, &[], &env, &log);
-        let document = match api.invoke(&event).await {
-            Outcome::Response(bytes) => bytes,
-            Outcome::Error(e) => panic!("{}", String::from_utf8_lossy(&e)),
-        };
+        let document = api.invoke(&event).await;
         let response: serde_json::Value = serde_json::from_slice(&document).unwrap();
         assert_eq!(
             response["statusCode"],

@@ -345,6 +345,21 @@ pub fn unreachable_config() -> Config {
     config_from(&vars)
 }
 
+/// The task id the `events/` fixtures name (substituted with a real one).
+pub const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
+
+/// Every function's `events/` fixture and the status it answers, in an
+/// order that works on one database: create first, delete last.
+pub const FIXTURES: [(&str, u16); 7] = [
+    ("health", 200),
+    ("create-task", 201),
+    ("list-tasks", 200),
+    ("get-task", 200),
+    ("update-task", 200),
+    ("complete-task", 200),
+    ("delete-task", 204),
+];
+
 pub const ALL_TASK_ROUTES: [(&str, &str); 6] = [
     ("GET", ""),
     ("POST", ""),

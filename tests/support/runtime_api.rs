@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// What the function sent back for one event.
 #[derive(Debug)]
-pub enum Outcome {
+enum Outcome {
     /// The response document, byte for byte.
     Response(Vec<u8>),
     /// An invocation or init error (the document Lambda would log).
@@ -77,17 +77,22 @@ impl RuntimeApi {
         Self { addr, events }
     }
 
-    /// Hands `event` to the function and waits for what it sends back.
-    pub async fn invoke(&self, event: &[u8]) -> Outcome {
+    /// Hands `event` to the function and returns the response document it
+    /// sends back, byte for byte (an invocation error fails the test).
+    pub async fn invoke(&self, event: &[u8]) -> Vec<u8> {
         let (tx, rx) = oneshot::channel();
         self.events
             .send((event.to_vec(), tx))
             .await
             .expect("runtime API is running");
-        tokio::time::timeout(Duration::from_secs(60), rx)
+        let outcome = tokio::time::timeout(Duration::from_secs(60), rx)
             .await
             .expect("the function answered within 60 s")
-            .expect("the function answered")
+            .expect("the function answered");
+        match outcome {
+            Outcome::Response(bytes) => bytes,
+            Outcome::Error(e) => panic!("invocation error: {}", String::from_utf8_lossy(&e)),
+        }
     }
 
     /// Runs `binary` (with `runner` in front, e.g. qemu) against this API,
