@@ -161,6 +161,9 @@ for name, title in (("get", "GET one"), ("list", "GET list (1000)")):
         print()
         print("\n".join(open(f"{out}/profile-{name}.txt").read().splitlines()[:25]))
         print("```")
+if os.path.exists(f"{out}/conditional.md"):
+    print("\n### Conditional requests and idempotency keys (`bench/src/bin/conditional.rs`, one reqwest client)\n")
+    print(open(f"{out}/conditional.md").read().rstrip())
 if os.path.exists(f"{out}/zips.txt"):
     print("\n### Deployment zips (`cargo lambda build --release --arm64 --output-format zip`)\n")
     print("| function | bytes | MB |\n| --- | ---: | ---: |")

@@ -493,6 +493,47 @@ async fn versions_guard_edits_and_spare_reads() {
 }
 
 #[tokio::test]
+async fn a_keyed_post_is_safe_to_retry() {
+    let t = Target::new().await;
+    let user = t.user("k");
+    let token = t.token(&user);
+    let url = format!("{}{}", t.base, tasks(&user));
+    let post = async |key: &str, title: &str| {
+        let request = t.http.post(&url).bearer_auth(&token);
+        let request = request.header("idempotency-key", key);
+        let response = request
+            .json(&json!({ "title": title }))
+            .send()
+            .await
+            .unwrap();
+        let replayed = response.headers().get("idempotent-replayed").cloned();
+        let (status, etag) = (response.status(), response.headers().get("etag").cloned());
+        (
+            status,
+            replayed,
+            etag,
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    let (status, replayed, etag, first) = post("retry-me", "once").await;
+    assert_eq!((status.as_u16(), replayed), (201, None));
+    let (status, replayed, again_etag, again) = post("\"retry-me\"", "once").await;
+    assert_eq!(status, 201);
+    assert_eq!(replayed.as_ref().map(|v| v.to_str().unwrap()), Some("true"));
+    assert_eq!((again, again_etag), (first, etag), "the first 201, again");
+    let (status, _, _, other) = post("retry-me", "another task").await;
+    assert_eq!(status, 422);
+    assert!(
+        other["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key")
+    );
+    let listed = t.call("GET", &tasks(&user), &user, None).await;
+    assert_eq!(listed.json().as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
 async fn task_ids_must_be_canonical_uuids() {
     let t = Target::new().await;
     let user = t.user("u");

@@ -3,6 +3,7 @@
 
 use integration_tests::*;
 use serde_json::{Value, json};
+use shared::repository::Creation;
 
 #[tokio::test]
 async fn another_users_task_through_own_path_is_404_and_untouched() {
@@ -93,13 +94,32 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
             .is_none()
     );
     assert!(!repo.delete(&bob, id, versions).await.unwrap());
+    // Alice's idempotency key, with her very task, is another key for bob:
+    // it creates bob's own task and replays nothing of hers.
+    let key = shared::idempotency::IdempotencyKey::parse("alice-key").unwrap();
+    let new_task = shared::input::NewTask {
+        title: "alice's".into(),
+        description: None,
+    };
+    let alice = app.state.auth.authenticate(&bearer("alice")).await.unwrap();
+    assert!(matches!(
+        repo.create_once(&alice, &new_task, &key).await.unwrap(),
+        Creation::Created(_)
+    ));
+    match repo.create_once(&bob, &new_task, &key).await.unwrap() {
+        Creation::Created(created) => assert_ne!(created.id().unwrap(), id),
+        Creation::Replayed(_) => panic!("bob got a replay of alice's key"),
+    }
+    assert_eq!(app.stored_tasks("bob").await, 1);
+    assert_eq!(app.stored_tasks("alice").await, 2);
     let query = shared::input::ListQuery {
         completed: None,
         limit: 1000,
         after: None,
     };
-    assert!(repo.list(&bob, &query).await.unwrap().tasks.is_empty());
-    assert_eq!(app.stored_tasks("alice").await, 1);
+    let listed = repo.list(&bob, &query).await.unwrap().tasks;
+    assert_eq!(listed.len(), 1, "only bob's own task");
+    assert_eq!(app.stored_tasks("alice").await, 2);
 }
 
 fn bearer(user: &str) -> lambda_http::http::HeaderMap {

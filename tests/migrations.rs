@@ -33,18 +33,24 @@ async fn tables(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
+const ALL_TABLES: [&str; 4] = ["idempotency_keys", "schema_migrations", "tasks", "users"];
+
 #[tokio::test]
 async fn up_down_up() {
     let db = TestDb::new().await; // already migrated up
-    assert_eq!(tables(&db).await, ["schema_migrations", "tasks", "users"]);
+    assert_eq!(tables(&db).await, ALL_TABLES);
     let (ok, out) = migrate(&db.url, "up");
     assert!(ok && out.contains("up to date"), "{out}");
     let (ok, out) = migrate(&db.url, "status");
     assert!(
-        ok && out.contains("0001") && out.contains("applied"),
+        ok && out.contains("0001") && out.contains("0002") && !out.contains("pending"),
         "{out}"
     );
 
+    // Down reverts one migration at a time, newest first.
+    let (ok, out) = migrate(&db.url, "down");
+    assert!(ok && out.contains("reverted 0002"), "{out}");
+    assert_eq!(tables(&db).await, ["schema_migrations", "tasks", "users"]);
     let (ok, out) = migrate(&db.url, "down");
     assert!(ok && out.contains("reverted 0001"), "{out}");
     assert_eq!(tables(&db).await, ["schema_migrations"]);
@@ -54,8 +60,11 @@ async fn up_down_up() {
     assert!(ok && out.contains("nothing to revert"), "{out}");
 
     let (ok, out) = migrate(&db.url, "up");
-    assert!(ok && out.contains("applied 0001"), "{out}");
-    assert_eq!(tables(&db).await, ["schema_migrations", "tasks", "users"]);
+    assert!(
+        ok && out.contains("applied 0001") && out.contains("applied 0002"),
+        "{out}"
+    );
+    assert_eq!(tables(&db).await, ALL_TABLES);
 }
 
 #[tokio::test]

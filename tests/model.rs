@@ -1,7 +1,8 @@
 //! Property test: random sequences of operations by three users, over real
 //! HTTP against the real database, checked step by step against a simple
 //! in-memory model. No user ever reads, changes or deletes another's task,
-//! and every status and body is what the model predicts.
+//! and every status and body is what the model predicts — with fresh and
+//! stale ETags (`If-Match`, `If-None-Match`) and repeated `Idempotency-Key`s.
 
 use std::{collections::HashMap, sync::OnceLock};
 
@@ -46,12 +47,24 @@ enum Target {
     Unknown,
 }
 
+/// The ETag a conditional request sends: the one the model holds as
+/// current for that task, or an older one.
+#[derive(Clone, Debug)]
+enum Version {
+    Fresh,
+    Stale,
+}
+
+/// Idempotency keys come from a small pool, so that they repeat.
+const KEYS: u8 = 3;
+
 #[derive(Clone, Debug)]
 enum Op {
     Create {
         actor: usize,
         path_user: usize,
         title: Title,
+        key: Option<u8>,
     },
     List {
         actor: usize,
@@ -62,6 +75,7 @@ enum Op {
         actor: usize,
         path_user: usize,
         target: Target,
+        version: Option<Version>,
     },
     Update {
         actor: usize,
@@ -69,28 +83,42 @@ enum Op {
         target: Target,
         title: Option<Title>,
         completed: Option<bool>,
+        version: Option<Version>,
     },
     Toggle {
         actor: usize,
         path_user: usize,
         target: Target,
+        version: Option<Version>,
     },
     SetCompleted {
         actor: usize,
         path_user: usize,
         target: Target,
         completed: bool,
+        version: Option<Version>,
     },
     Delete {
         actor: usize,
         path_user: usize,
         target: Target,
+        version: Option<Version>,
+    },
+    /// A keyed create sent again by its user: the same task (a retry), or
+    /// another one under the same key.
+    Retry {
+        pick: prop::sample::Index,
+        same_task: bool,
     },
 }
 
 fn title() -> impl Strategy<Value = Title> {
     prop_oneof![
-        6 => "[ a-zA-Zé✓]{0,12}[a-z][ a-z]{0,5}".prop_map(Title::Valid),
+        4 => "[ a-zA-Zé✓]{0,12}[a-z][ a-z]{0,5}".prop_map(Title::Valid),
+        // Titles that repeat (trimmed, the first two are one), so that a
+        // repeated key is as often a retry as a reuse.
+        2 => prop::sample::select(&["milk", "  milk ", "bread"][..])
+            .prop_map(|t| Title::Valid(t.to_owned())),
         1 => Just(Title::Blank),
         1 => Just(Title::TooLong),
         1 => Just(Title::Nul),
@@ -101,6 +129,11 @@ fn target() -> impl Strategy<Value = Target> {
     prop_oneof![5 => any::<prop::sample::Index>().prop_map(Target::Created), 1 => Just(Target::Unknown)]
 }
 
+/// Mostly unconditional; else as likely fresh as stale.
+fn version() -> impl Strategy<Value = Option<Version>> {
+    prop_oneof![2 => Just(None), 1 => Just(Some(Version::Fresh)), 1 => Just(Some(Version::Stale))]
+}
+
 /// Mostly the actor's own path, sometimes another user's.
 fn users() -> impl Strategy<Value = (usize, usize)> {
     (0..USERS, 0..USERS, 0..4u8).prop_map(|(a, b, own)| (a, if own > 0 { a } else { b }))
@@ -108,16 +141,22 @@ fn users() -> impl Strategy<Value = (usize, usize)> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (users(), title()).prop_map(|((actor, path_user), title)| Op::Create { actor, path_user, title }),
+        3 => (users(), title(), prop::option::of(0..KEYS))
+            .prop_map(|((actor, path_user), title, key)| Op::Create { actor, path_user, title, key }),
         1 => (users(), prop::option::of(any::<bool>()))
             .prop_map(|((actor, path_user), completed)| Op::List { actor, path_user, completed }),
-        2 => (users(), target()).prop_map(|((actor, path_user), target)| Op::Get { actor, path_user, target }),
-        2 => (users(), target(), prop::option::of(title()), prop::option::of(any::<bool>()))
-            .prop_map(|((actor, path_user), target, title, completed)| Op::Update { actor, path_user, target, title, completed }),
-        2 => (users(), target()).prop_map(|((actor, path_user), target)| Op::Toggle { actor, path_user, target }),
-        1 => (users(), target(), any::<bool>())
-            .prop_map(|((actor, path_user), target, completed)| Op::SetCompleted { actor, path_user, target, completed }),
-        1 => (users(), target()).prop_map(|((actor, path_user), target)| Op::Delete { actor, path_user, target }),
+        2 => (users(), target(), version())
+            .prop_map(|((actor, path_user), target, version)| Op::Get { actor, path_user, target, version }),
+        2 => (users(), target(), prop::option::of(title()), prop::option::of(any::<bool>()), version())
+            .prop_map(|((actor, path_user), target, title, completed, version)| Op::Update { actor, path_user, target, title, completed, version }),
+        2 => (users(), target(), version())
+            .prop_map(|((actor, path_user), target, version)| Op::Toggle { actor, path_user, target, version }),
+        1 => (users(), target(), any::<bool>(), version())
+            .prop_map(|((actor, path_user), target, completed, version)| Op::SetCompleted { actor, path_user, target, completed, version }),
+        1 => (users(), target(), version())
+            .prop_map(|((actor, path_user), target, version)| Op::Delete { actor, path_user, target, version }),
+        1 => (any::<prop::sample::Index>(), any::<bool>())
+            .prop_map(|(pick, same_task)| Op::Retry { pick, same_task }),
     ]
 }
 
@@ -128,11 +167,40 @@ struct ModelTask {
     completed: bool,
 }
 
-/// The model: live tasks by id, and every id ever created in order.
+/// The model: live tasks by id, every id ever created in order, every
+/// ETag each task has had (kept after a delete), and each user's keys
+/// with the title and the 201 body they were first used with.
 #[derive(Default)]
 struct Model {
     tasks: HashMap<String, ModelTask>,
     created: Vec<String>,
+    etags: HashMap<String, Vec<String>>,
+    keys: HashMap<(usize, u8), (String, Value)>,
+    /// The keyed creates that created, in order: what `Retry` resends.
+    keyed: Vec<(usize, u8, Title)>,
+}
+
+impl Model {
+    /// The header value a conditional request on task `id` sends.
+    fn etag(&self, id: &str, version: &Version) -> String {
+        let history = self.etags.get(id).map_or(&[][..], Vec::as_slice);
+        let older = history.len().checked_sub(2).map(|i| history[i].clone());
+        match version {
+            Version::Fresh => history.last().cloned(),
+            // Never changed: a well-formed tag that no version has.
+            Version::Stale => older.or_else(|| Some("\"stale\"".into())),
+        }
+        .unwrap_or_else(|| "\"unknown\"".into())
+    }
+
+    /// A new ETag for `id`: it must differ from every earlier one.
+    fn record(&mut self, id: &str, etag: Option<String>) -> Result<(), TestCaseError> {
+        let etag = etag.ok_or_else(|| TestCaseError::fail("no ETag"))?;
+        let history = self.etags.entry(id.to_owned()).or_default();
+        prop_assert!(!history.contains(&etag), "ETag {} seen before", etag);
+        history.push(etag);
+        Ok(())
+    }
 }
 
 struct Runner {
@@ -153,20 +221,46 @@ fn runner() -> &'static Runner {
     })
 }
 
+/// Status, JSON body (`Null` when none), and the `ETag` and
+/// `Idempotent-Replayed` headers.
+struct Answer {
+    status: u16,
+    body: Value,
+    etag: Option<String>,
+    replayed: bool,
+}
+
 async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
     user: &str,
+    header: Option<(&str, String)>,
     body: Option<Value>,
-) -> (u16, Value) {
+) -> Answer {
     let mut request = app.request(method, path, user);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
+    }
     if let Some(body) = body {
         request = request.json(&body);
     }
     let response = request.send().await.expect("send");
+    let text = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("text").to_owned())
+    };
+    let (etag, replayed) = (text("etag"), text("idempotent-replayed").is_some());
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let body = response.json().await.unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        etag,
+        replayed,
+    }
 }
 
 fn check_task(
@@ -190,38 +284,78 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut model = Model::default();
 
     for op in ops {
+        let op = match op {
+            Op::Retry { pick, same_task } if !model.keyed.is_empty() => {
+                let (actor, key, title) = pick.get(&model.keyed).clone();
+                Op::Create {
+                    actor,
+                    path_user: actor,
+                    // The generator makes no digits: another task.
+                    title: if same_task {
+                        title
+                    } else {
+                        Title::Valid("retry 2".into())
+                    },
+                    key: Some(key),
+                }
+            }
+            Op::Retry { .. } => continue,
+            op => op,
+        };
         match op.clone() {
             Op::Create {
                 actor,
                 path_user,
                 title,
+                key,
             } => {
                 let path = format!("/api/{}/tasks", names[path_user]);
-                let (status, body) = call(
+                let header = key.map(|k| ("idempotency-key", format!("key-{k}")));
+                let answer = call(
                     app,
                     Method::POST,
                     &path,
                     &names[actor],
+                    header,
                     Some(json!({ "title": title.json() })),
                 )
                 .await;
-                match (actor == path_user, title.stored()) {
-                    (false, _) => prop_assert_eq!(status, 403),
-                    (true, None) => prop_assert_eq!(status, 400),
-                    (true, Some(stored)) => {
+                let (status, body) = (answer.status, &answer.body);
+                // A refused request (403, 400) leaves its key unused.
+                let used = key.and_then(|k| model.keys.get(&(actor, k)));
+                match (actor == path_user, title.stored(), used) {
+                    (false, _, _) => prop_assert_eq!(status, 403),
+                    (true, None, _) => prop_assert_eq!(status, 400),
+                    (true, Some(stored), Some((first_title, first_body))) => {
+                        if stored == *first_title {
+                            prop_assert_eq!(status, 201, "{}", body);
+                            prop_assert!(answer.replayed);
+                            prop_assert_eq!(body, first_body, "the first 201, replayed");
+                        } else {
+                            prop_assert_eq!(status, 422, "{}", body);
+                        }
+                    }
+                    (true, Some(stored), None) => {
                         prop_assert_eq!(status, 201, "{}", body);
+                        prop_assert!(!answer.replayed);
                         let id = body["id"].as_str().expect("id").to_owned();
                         let task = ModelTask {
                             owner: actor,
-                            title: stored,
+                            title: stored.clone(),
                             completed: false,
                         };
-                        check_task(&body, &id, &names[actor], &task)?;
+                        check_task(body, &id, &names[actor], &task)?;
+                        if let Some(k) = key {
+                            model.keys.insert((actor, k), (stored, body.clone()));
+                            model.keyed.push((actor, k, title.clone()));
+                        }
+                        model.record(&id, answer.etag)?;
                         model.created.push(id.clone());
                         model.tasks.insert(id, task);
                     }
                 }
             }
+            Op::Retry { .. } => unreachable!("made a Create above"),
             Op::List {
                 actor,
                 path_user,
@@ -229,7 +363,8 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             } => {
                 let filter = completed.map_or(String::new(), |c| format!("?completed={c}"));
                 let path = format!("/api/{}/tasks{filter}", names[path_user]);
-                let (status, body) = call(app, Method::GET, &path, &names[actor], None).await;
+                let answer = call(app, Method::GET, &path, &names[actor], None, None).await;
+                let (status, body) = (answer.status, answer.body);
                 if actor != path_user {
                     prop_assert_eq!(status, 403);
                     continue;
@@ -256,27 +391,32 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 actor,
                 path_user,
                 target,
+                version,
             }
             | Op::Toggle {
                 actor,
                 path_user,
                 target,
+                version,
             }
             | Op::Delete {
                 actor,
                 path_user,
                 target,
+                version,
             }
             | Op::SetCompleted {
                 actor,
                 path_user,
                 target,
+                version,
                 ..
             }
             | Op::Update {
                 actor,
                 path_user,
                 target,
+                version,
                 ..
             } => {
                 let id = match &target {
@@ -307,9 +447,15 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         }
                         (Method::PUT, one, Some(Value::Object(body)))
                     }
-                    _ => unreachable!(),
+                    Op::Create { .. } | Op::List { .. } | Op::Retry { .. } => unreachable!(),
                 };
-                let (status, response) = call(app, method, &path, &names[actor], body).await;
+                let is_get = method == Method::GET;
+                let condition = if is_get { "if-none-match" } else { "if-match" };
+                // Any user may send the ETags the model knows of a task,
+                // the owner's current one included.
+                let header = version.as_ref().map(|v| (condition, model.etag(&id, v)));
+                let answer = call(app, method, &path, &names[actor], header, body).await;
+                let (status, response) = (answer.status, &answer.body);
                 if actor != path_user {
                     prop_assert_eq!(status, 403);
                     continue;
@@ -334,8 +480,27 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     prop_assert_eq!(status, 404, "{:?} {}", op, response);
                     continue;
                 }
+                if let Some(version) = &version {
+                    // Fresh: If-None-Match is a 304, If-Match lets the write
+                    // through. Stale: the GET is answered, the write is 412.
+                    match (version, is_get) {
+                        (Version::Fresh, true) => {
+                            prop_assert_eq!(status, 304, "{:?}", op);
+                            prop_assert_eq!(answer.etag, Some(model.etag(&id, version)));
+                            continue;
+                        }
+                        (Version::Stale, false) => {
+                            prop_assert_eq!(status, 412, "{:?} {}", op, response);
+                            continue;
+                        }
+                        _ => {}
+                    }
+                }
                 let task = model.tasks.get_mut(&id).expect("owned");
                 match &op {
+                    Op::Get { .. } => {
+                        prop_assert_eq!(answer.etag.as_ref(), model.etags[&id].last());
+                    }
                     Op::Delete { .. } => {
                         prop_assert_eq!(status, 204);
                         model.tasks.remove(&id);
@@ -356,7 +521,10 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     _ => {}
                 }
                 prop_assert_eq!(status, 200, "{:?} {}", op, response);
-                check_task(&response, &id, &names[actor], task)?;
+                check_task(response, &id, &names[actor], task)?;
+                if !is_get {
+                    model.record(&id, answer.etag)?;
+                }
             }
         }
     }

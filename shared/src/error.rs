@@ -26,6 +26,12 @@ pub enum ApiError {
     /// `If-Match` named versions the task is no longer at.
     #[error("If-Match: the task has changed since that version; fetch it again")]
     PreconditionFailed,
+    /// A request with this `Idempotency-Key` is still being processed.
+    #[error("Idempotency-Key: a request with this key is still in progress; retry shortly")]
+    IdempotencyKeyInProgress,
+    /// The `Idempotency-Key` was used for a different task.
+    #[error("Idempotency-Key: this key was already used for a different task; use a new key")]
+    IdempotencyKeyReused,
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
     #[error("request body must be application/json")]
@@ -62,6 +68,8 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::IdempotencyKeyInProgress => StatusCode::CONFLICT,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,7 +98,8 @@ impl ApiError {
                     HeaderValue::from_static(challenge),
                 );
             }
-            Self::Unavailable | Self::KeysUnavailable => {
+            // The first request's answer is a retry away.
+            Self::Unavailable | Self::KeysUnavailable | Self::IdempotencyKeyInProgress => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),

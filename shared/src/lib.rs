@@ -7,6 +7,7 @@
 //! - a rule of the contract: `validation` (bodies, task rules, query);
 //! - a query: `repository` (each beside its SQL, scoped by user id);
 //! - the one error type and its status codes: `error`;
+//! - request headers: `etag` (versions), `idempotency` (safe retries);
 //! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod db;
 pub mod endpoint;
 pub mod error;
 pub mod etag;
+pub mod idempotency;
 pub mod input;
 pub mod lambda;
 pub mod migrations;

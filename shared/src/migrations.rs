@@ -33,7 +33,10 @@ macro_rules! migration {
 }
 
 /// In order. A new file in `migrations/` must be listed here (a test checks).
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001", "create_users_and_tasks")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001", "create_users_and_tasks"),
+    migration!(2, "0002", "create_idempotency_keys"),
+];
 
 /// Any key unique to this project.
 const LOCK_KEY: i64 = 0x7461_736b_5f61_7069; // "task_api"

@@ -392,3 +392,57 @@ pub fn task_routes(user: &str, task_id: &str) -> Vec<(Method, String, Option<Val
 pub fn wait(ms: u64) -> tokio::time::Sleep {
     tokio::time::sleep(Duration::from_millis(ms))
 }
+
+impl TestApp {
+    /// Two POSTs of `body` by `user` with one `Idempotency-Key`, the second
+    /// sent while the first is still inside its statement: a row lock on
+    /// the owner (who must exist) holds the first at its foreign key check
+    /// until the second has its answer. Returns (first, second).
+    pub async fn post_while_in_progress(
+        &self,
+        user: &str,
+        key: &str,
+        body: &Value,
+    ) -> (Reply, Reply) {
+        let (path, token, headers) = (
+            format!("/api/{user}/tasks"),
+            token(user),
+            [("idempotency-key", key)],
+        );
+        let send = || {
+            let body = Some((Some("application/json"), body.to_string().into()));
+            self.send_with(Method::POST, &path, Some(&token), &headers, body)
+        };
+        let mut blocker = self.db.client().await;
+        let hold = blocker.transaction().await.expect("begin");
+        hold.query_typed(
+            "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+            &[(&user, tokio_postgres::types::Type::TEXT)],
+        )
+        .await
+        .expect("lock the owner");
+        let first = send();
+        let second = async {
+            let watcher = self.db.client().await;
+            for _ in 0..300 {
+                let waiting: i64 = watcher
+                    .query_typed(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE wait_event_type = 'Lock' AND query LIKE '%idempotency_keys%'",
+                        &[],
+                    )
+                    .await
+                    .expect("pg_stat_activity")[0]
+                    .get(0);
+                if waiting > 0 {
+                    let second = send().await;
+                    hold.rollback().await.expect("release the owner");
+                    return second;
+                }
+                wait(10).await;
+            }
+            panic!("the first request never waited on the lock");
+        };
+        tokio::join!(first, second)
+    }
+}

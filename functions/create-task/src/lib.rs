@@ -1,10 +1,14 @@
-//! `POST /api/{user_id}/tasks`: creates a task; 201 with `Location`.
+//! `POST /api/{user_id}/tasks`: creates a task; 201 with `Location`. With
+//! an `Idempotency-Key`, a retry replays the first 201 instead.
 
 use lambda_http::{
     Body, Request, Response,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
 };
-use shared::{ApiError, AppState, auth::UserId, endpoint, response, routes, validation};
+use shared::{
+    ApiError, AppState, auth::UserId, endpoint, idempotency, repository::Creation, response,
+    routes, task::Task, validation,
+};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::CREATE_TASK, create_task).await
@@ -15,11 +19,28 @@ async fn create_task(
     state: &AppState,
     user: UserId,
 ) -> Result<Response<Body>, ApiError> {
+    let key = idempotency::key(&req)?;
     let new_task = validation::new_task(&req)?;
-    let task = state.tasks.create(&user, &new_task).await?;
+    let creation = match &key {
+        None => Creation::Created(state.tasks.create(&user, &new_task).await?),
+        Some(key) => state.tasks.create_once(&user, &new_task, key).await?,
+    };
+    match creation {
+        Creation::Created(task) => created(&user, &task),
+        Creation::Replayed(task) => {
+            let mut response = created(&user, &task)?;
+            response
+                .headers_mut()
+                .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
+            Ok(response)
+        }
+    }
+}
+
+fn created(user: &UserId, task: &Task) -> Result<Response<Body>, ApiError> {
     let location = format!("{}/{}", response::tasks_path(user.as_str()), task.id()?);
     endpoint::with_header(
-        endpoint::task_response(StatusCode::CREATED, &task)?,
+        endpoint::task_response(StatusCode::CREATED, task)?,
         header::LOCATION,
         &location,
     )

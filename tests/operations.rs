@@ -1,0 +1,210 @@
+//! What `sam deploy` sets up to operate the API, read from `template.yaml`:
+//! every function has its log group with a retention and an Errors and a
+//! Throttles alarm; the API writes a JSON access log that carries the
+//! request id the functions log; every API alarm uses the HTTP API's metric
+//! names and dimensions; X-Ray is a parameter, off by default.
+
+use std::collections::BTreeSet;
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn template() -> Yaml {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml");
+    YamlLoader::load_from_str(&text).expect("YAML").remove(0)
+}
+
+fn resources(template: &Yaml, kind: &str) -> Vec<(String, Yaml)> {
+    template["Resources"]
+        .as_hash()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+/// `!Ref X` reads as the plain string `X` (the tag is dropped).
+fn refers_to(value: &Yaml, name: &str) -> bool {
+    value.as_str() == Some(name)
+}
+
+fn retention_is_a_parameter(template: &Yaml, group: &Yaml, what: &str) {
+    let retention = group["Properties"]["RetentionInDays"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no RetentionInDays"));
+    let parameter = &template["Parameters"][retention];
+    assert_eq!(
+        parameter["Default"].as_i64(),
+        Some(30),
+        "{what}: {retention}"
+    );
+}
+
+#[test]
+fn every_function_has_a_log_group_with_retention_and_its_alarms() {
+    let template = template();
+    let groups = resources(&template, "AWS::Logs::LogGroup");
+    let alarms = resources(&template, "AWS::CloudWatch::Alarm");
+    let functions = resources(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 7);
+    for (name, function) in &functions {
+        let group_name = function["Properties"]["LoggingConfig"]["LogGroup"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no LoggingConfig.LogGroup"));
+        let (_, group) = groups
+            .iter()
+            .find(|(g, _)| g == group_name)
+            .unwrap_or_else(|| panic!("{name}: log group {group_name} is not declared"));
+        retention_is_a_parameter(&template, group, name);
+
+        for metric in ["Errors", "Throttles"] {
+            let found = alarms.iter().any(|(_, alarm)| {
+                let p = &alarm["Properties"];
+                p["Namespace"].as_str() == Some("AWS/Lambda")
+                    && p["MetricName"].as_str() == Some(metric)
+                    && p["Dimensions"].as_vec().is_some_and(|d| {
+                        d.len() == 1
+                            && d[0]["Name"].as_str() == Some("FunctionName")
+                            && refers_to(&d[0]["Value"], name)
+                    })
+                    && !p["AlarmActions"].is_badvalue()
+            });
+            assert!(found, "{name}: no {metric} alarm on its FunctionName");
+        }
+    }
+}
+
+#[test]
+fn the_api_writes_a_json_access_log_joinable_to_function_logs() {
+    let template = template();
+    let api = &template["Resources"]["TaskApi"]["Properties"];
+    let settings = &api["AccessLogSettings"];
+    let destination = settings["DestinationArn"]
+        .as_str()
+        .expect("AccessLogSettings.DestinationArn");
+    // `!GetAtt Group.Arn`: the group is declared, with its retention.
+    let group = destination.strip_suffix(".Arn").expect("a log group's Arn");
+    let groups = resources(&template, "AWS::Logs::LogGroup");
+    let (_, group) = groups
+        .iter()
+        .find(|(g, _)| g == group)
+        .expect("the access log group is declared");
+    retention_is_a_parameter(&template, group, "access log");
+
+    let format: serde_json::Value =
+        serde_json::from_str(settings["Format"].as_str().expect("Format")).expect("JSON format");
+    // The functions log API Gateway's request id as `request_id`.
+    assert_eq!(format["request_id"], "$context.requestId");
+    for (field, variable) in [
+        ("route", "$context.routeKey"),
+        ("status", "$context.status"),
+        ("latency_ms", "$context.responseLatency"),
+        ("integration_latency_ms", "$context.integrationLatency"),
+        ("error", "$context.error.message"),
+        ("integration_error", "$context.integrationErrorMessage"),
+    ] {
+        assert_eq!(format[field], variable, "{field}");
+    }
+    // No user ids (in paths), addresses or tokens.
+    let text = format.to_string();
+    for leak in [
+        "$context.path",
+        "identity",
+        "authorizer",
+        "$context.requestOverride",
+    ] {
+        assert!(!text.contains(leak), "the access log carries {leak}");
+    }
+}
+
+#[test]
+fn api_alarms_use_the_http_api_metric_names_and_dimensions() {
+    let template = template();
+    let alarms = resources(&template, "AWS::CloudWatch::Alarm");
+    // Every metric an alarm reads, single or in metric math.
+    let mut api_metrics = BTreeSet::new();
+    for (name, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        let mut metrics: Vec<Yaml> = vec![p.clone()];
+        if let Some(queries) = p["Metrics"].as_vec() {
+            metrics.extend(
+                queries
+                    .iter()
+                    .filter(|q| !q["MetricStat"].is_badvalue())
+                    .map(|q| q["MetricStat"]["Metric"].clone()),
+            );
+        }
+        for metric in metrics {
+            if metric["Namespace"].as_str() != Some("AWS/ApiGateway") {
+                continue;
+            }
+            let metric_name = metric["MetricName"].as_str().expect("MetricName");
+            assert!(
+                ["5xx", "4xx", "Count", "Latency", "IntegrationLatency"].contains(&metric_name),
+                "{name}: {metric_name} is not an HTTP API metric"
+            );
+            let dimensions: Vec<&str> = metric["Dimensions"]
+                .as_vec()
+                .expect("Dimensions")
+                .iter()
+                .map(|d| d["Name"].as_str().unwrap())
+                .collect();
+            assert_eq!(dimensions, ["ApiId"], "{name}");
+            let value = &metric["Dimensions"][0]["Value"];
+            assert!(refers_to(value, "TaskApi"), "{name}: ApiId is the TaskApi");
+            api_metrics.insert(metric_name.to_owned());
+        }
+    }
+    // The 5xx rate (5xx over Count) and the p99 latency.
+    assert_eq!(
+        api_metrics,
+        BTreeSet::from(["5xx".into(), "Count".into(), "Latency".into()])
+    );
+    let latency = alarms
+        .iter()
+        .find(|(_, a)| a["Properties"]["MetricName"].as_str() == Some("Latency"))
+        .expect("a latency alarm");
+    assert_eq!(
+        latency.1["Properties"]["ExtendedStatistic"].as_str(),
+        Some("p99")
+    );
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    for rest_api_name in ["5XXError", "4XXError", "ApiName"] {
+        assert!(!text.contains(rest_api_name), "{rest_api_name}");
+    }
+}
+
+#[test]
+fn alarms_notify_an_optional_email_or_topic() {
+    let template = template();
+    for parameter in ["AlarmEmail", "AlarmTopicArn"] {
+        assert_eq!(
+            template["Parameters"][parameter]["Default"].as_str(),
+            Some(""),
+            "{parameter} is optional"
+        );
+    }
+    let topic = &template["Resources"]["AlarmTopic"];
+    assert_eq!(topic["Type"].as_str(), Some("AWS::SNS::Topic"));
+    assert_eq!(topic["Condition"].as_str(), Some("HasAlarmEmail"));
+    for (name, alarm) in resources(&template, "AWS::CloudWatch::Alarm") {
+        let actions = format!("{:?}", alarm["Properties"]["AlarmActions"]);
+        assert!(
+            actions.contains("AlarmTopic") && actions.contains("AlarmTopicArn"),
+            "{name}: {actions}"
+        );
+    }
+}
+
+#[test]
+fn x_ray_tracing_is_a_parameter_off_by_default() {
+    let template = template();
+    let parameter = &template["Parameters"]["XRayTracing"];
+    assert_eq!(parameter["Default"].as_str(), Some("PassThrough"));
+    assert!(refers_to(
+        &template["Globals"]["Function"]["Tracing"],
+        "XRayTracing"
+    ));
+}
