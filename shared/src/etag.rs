@@ -6,7 +6,7 @@
 //! the check and the change are one statement (`repository`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use lambda_http::{Request, http::HeaderName};
 
 use crate::error::ApiError;
@@ -19,11 +19,15 @@ pub fn of_version(updated_at: DateTime<Utc>) -> String {
     )
 }
 
-/// The version a strong ETag of ours names, if it is one.
+/// The version a strong ETag of ours names, if it is one. Ours name
+/// times PostgreSQL wrote; a forged tag may name any instant chrono can
+/// hold, some beyond what a `timestamptz` parameter can carry (a 500 once):
+/// one outside years 1–9999 names no version of ours.
 fn version(opaque: &str) -> Option<DateTime<Utc>> {
     let inner = opaque.strip_prefix('"')?.strip_suffix('"')?;
     let bytes: [u8; 8] = URL_SAFE_NO_PAD.decode(inner).ok()?.try_into().ok()?;
     DateTime::from_timestamp_micros(i64::from_be_bytes(bytes))
+        .filter(|t| (1..=9999).contains(&t.year()))
 }
 
 /// One entity tag: `W/"x"` or `"x"` (the quotes kept).
@@ -146,11 +150,25 @@ fn parse(text: &str) -> Option<Condition> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::SubsecRound;
 
     fn tag(weak: bool, opaque: &str) -> EntityTag {
         EntityTag {
             weak,
             opaque: opaque.into(),
+        }
+    }
+
+    #[test]
+    fn only_tags_naming_a_storable_instant_are_versions() {
+        let now = Utc::now();
+        assert_eq!(version(&of_version(now)), Some(now.trunc_subsecs(6)));
+        // Found by schemathesis: 8 bytes that decode to an instant beyond
+        // what PostgreSQL's timestamptz holds.
+        assert_eq!(version("\"25EZApTByAA\""), None);
+        for micros in [i64::MIN, i64::MAX, -62_135_596_800_000_001] {
+            let forged = format!("\"{}\"", URL_SAFE_NO_PAD.encode(micros.to_be_bytes()));
+            assert_eq!(version(&forged), None, "{micros}");
         }
     }
 
