@@ -24,7 +24,7 @@ def pct(values, p):
 # DELETE draws its URLs at random from a file of existing tasks (oha picks
 # with replacement), so a repeat finds the task gone: 404, as the contract
 # says. Those are expected answers, counted apart, not errors.
-EXPECTED = {"delete": ("204", "404")}
+EXPECTED = {"delete": ("204", "404"), "peer_delete": ("204", "404")}
 
 
 def oha(name, c):
@@ -161,6 +161,20 @@ for name, title in (("get", "GET one"), ("list", "GET list (1000)")):
         print()
         print("\n".join(open(f"{out}/profile-{name}.txt").read().splitlines()[:25]))
         print("```")
+if os.path.exists(f"{out}/oha-peer_get-c1.json"):
+    print("\n### Same run: the seed's FastAPI stack (`BENCH_PARTS=peer`, same PostgreSQL, data, tokens and oha runs)\n")
+    print("| endpoint | c | ours req/s | FastAPI req/s | throughput × | ours p50 ms | FastAPI p50 ms | p50 ÷ |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for c in (1, 32):
+        for name in ENDPOINTS:
+            ours, peer = oha(name, c), oha(f"peer_{name}", c)
+            if not ours or not peer:
+                continue
+            print(f"| {LABEL[name]} | {c} | {ours['rps']:,.0f} | {peer['rps']:,.0f} | "
+                  f"**{ours['rps'] / peer['rps']:.1f}×** | {ours['p50']:.3f} | {peer['p50']:.3f} | "
+                  f"**{peer['p50'] / ours['p50']:.1f}**{'' if ours['p50'] * 10 <= peer['p50'] else ' (target 10)'} |")
+    bad = {n: oha(f"peer_{n}", c)["codes"] for c in (1, 32) for n in ENDPOINTS if oha(f"peer_{n}", c)}
+    print(f"\nFastAPI status codes: {bad}")
 if os.path.exists(f"{out}/conditional.md"):
     print("\n### Conditional requests and idempotency keys (`bench/src/bin/conditional.rs`, one reqwest client)\n")
     print(open(f"{out}/conditional.md").read().rstrip())

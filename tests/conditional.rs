@@ -429,10 +429,31 @@ async fn a_forged_tag_beyond_any_stored_time_is_no_version() {
     let forged = "\"25EZApTByAA\"";
     for method in [Method::PUT, Method::DELETE] {
         let body = (method == Method::PUT).then(|| json!({"title": "x"}));
-        let r = send(&app, method.clone(), &one, "u", &[("if-match", forged)], body).await;
-        assert_eq!(r.status, StatusCode::PRECONDITION_FAILED, "{method}: {}", r.json);
+        let r = send(
+            &app,
+            method.clone(),
+            &one,
+            "u",
+            &[("if-match", forged)],
+            body,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{method}: {}",
+            r.json
+        );
     }
-    let r = send(&app, Method::GET, &one, "u", &[("if-none-match", forged)], None).await;
+    let r = send(
+        &app,
+        Method::GET,
+        &one,
+        "u",
+        &[("if-none-match", forged)],
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json["title"], "t", "nothing changed");
 }

@@ -92,14 +92,26 @@ fn the_api_writes_a_json_access_log_joinable_to_function_logs() {
         .expect("the access log group is declared");
     retention_is_a_parameter(&template, group, "access log");
 
-    let format: serde_json::Value =
-        serde_json::from_str(settings["Format"].as_str().expect("Format")).expect("JSON format");
+    let template_text = settings["Format"].as_str().expect("Format");
+    // Numbers as the functions log them: unquoted variables, always set.
+    for (field, variable) in [
+        ("status", "$context.status"),
+        ("latency_ms", "$context.responseLatency"),
+    ] {
+        assert!(
+            template_text.contains(&format!("\"{field}\":{variable},")),
+            "{field} is the number {variable}"
+        );
+    }
+    // Every line is JSON once the variables are filled in.
+    let filled = template_text
+        .replace("$context.status", "200")
+        .replace("$context.responseLatency", "12");
+    let format: serde_json::Value = serde_json::from_str(&filled).expect("JSON format");
     // The functions log API Gateway's request id as `request_id`.
     assert_eq!(format["request_id"], "$context.requestId");
     for (field, variable) in [
         ("route", "$context.routeKey"),
-        ("status", "$context.status"),
-        ("latency_ms", "$context.responseLatency"),
         ("integration_latency_ms", "$context.integrationLatency"),
         ("error", "$context.error.message"),
         ("integration_error", "$context.integrationErrorMessage"),

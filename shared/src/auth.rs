@@ -7,7 +7,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use lambda_http::http::{HeaderMap, header};
 use serde::Deserialize;
 
-use crate::{config::AuthConfig, error::ApiError, tls::Tls};
+use crate::{
+    config::AuthConfig,
+    error::{ApiError, Refusal},
+    tls::Tls,
+};
 
 mod jwks;
 
@@ -78,9 +82,9 @@ impl Authenticator {
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<UserId, ApiError> {
         let token = bearer_token(headers)?;
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid("token is too large"));
+            return Err(invalid(Refusal::Malformed, "token is too large"));
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|e| invalid(reason(e.kind())))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| refused(e.kind()))?;
         // The key is chosen by the header; the algorithm by the key. A token
         // whose `alg` differs from its key's is refused unread.
         let jwks_key;
@@ -88,27 +92,40 @@ impl Authenticator {
             (Algorithm::HS256, Some(secret), _) => secret,
             (Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256, _, Some(jwks)) => {
                 jwks_key = jwks.key(header.kid.as_deref()).await.map_err(|e| match e {
-                    KeyError::Unknown => invalid("token signing key is not known"),
+                    KeyError::Unknown => {
+                        invalid(Refusal::UnknownKey, "token signing key is not known")
+                    }
                     KeyError::Unavailable => ApiError::KeysUnavailable,
                 })?;
                 if jwks_key.algorithm != header.alg {
-                    return Err(invalid("token algorithm does not match its key"));
+                    return Err(invalid(
+                        Refusal::Algorithm,
+                        "token algorithm does not match its key",
+                    ));
                 }
                 &jwks_key.key
             }
-            _ => return Err(invalid("token algorithm is not accepted")),
+            _ => {
+                return Err(invalid(
+                    Refusal::Algorithm,
+                    "token algorithm is not accepted",
+                ));
+            }
         };
         let validation = self
             .validations
             .iter()
             .find(|v| v.algorithms == [header.alg])
-            .ok_or_else(|| invalid("token algorithm is not accepted"))?;
+            .ok_or_else(|| invalid(Refusal::Algorithm, "token algorithm is not accepted"))?;
         let data = jsonwebtoken::decode::<Claims>(token, key, validation)
-            .map_err(|e| invalid(reason(e.kind())))?;
+            .map_err(|e| refused(e.kind()))?;
         let sub = data.claims.sub;
         let length = sub.chars().count();
         if length == 0 || length > MAX_USER_ID_CHARS || sub.chars().any(char::is_control) {
-            return Err(invalid("token subject is not a valid user id"));
+            return Err(invalid(
+                Refusal::Claims,
+                "token subject is not a valid user id",
+            ));
         }
         Ok(UserId(sub))
     }
@@ -153,21 +170,20 @@ fn validation(cfg: &AuthConfig, alg: Algorithm) -> Validation {
     validation
 }
 
-fn invalid(detail: &'static str) -> ApiError {
-    ApiError::Unauthorized {
-        detail,
-        token_present: true,
-    }
+fn invalid(reason: Refusal, detail: &'static str) -> ApiError {
+    ApiError::Unauthorized { detail, reason }
 }
 
 fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized {
-            detail: "missing bearer token",
-            token_present: false,
-        })?;
-    let malformed = || invalid("authorization header must be `Bearer <token>`");
+        .ok_or_else(|| invalid(Refusal::Missing, "missing bearer token"))?;
+    let malformed = || {
+        invalid(
+            Refusal::Malformed,
+            "authorization header must be `Bearer <token>`",
+        )
+    };
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.trim().split_once(' ').ok_or_else(malformed)?;
     let token = token.trim();
@@ -177,15 +193,17 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-fn reason(kind: &ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::ExpiredSignature => "token has expired",
-        ErrorKind::ImmatureSignature => "token is not valid yet",
-        ErrorKind::InvalidSignature => "token signature is invalid",
-        ErrorKind::InvalidAlgorithm => "token algorithm is not accepted",
-        ErrorKind::InvalidIssuer => "token issuer is not accepted",
-        ErrorKind::InvalidAudience => "token audience is not accepted",
-        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-        _ => "token is malformed",
-    }
+/// What `jsonwebtoken` refused, as the API says it and counts it.
+fn refused(kind: &ErrorKind) -> ApiError {
+    let (reason, detail) = match kind {
+        ErrorKind::ExpiredSignature => (Refusal::Expired, "token has expired"),
+        ErrorKind::ImmatureSignature => (Refusal::Claims, "token is not valid yet"),
+        ErrorKind::InvalidSignature => (Refusal::BadSignature, "token signature is invalid"),
+        ErrorKind::InvalidAlgorithm => (Refusal::Algorithm, "token algorithm is not accepted"),
+        ErrorKind::InvalidIssuer => (Refusal::Claims, "token issuer is not accepted"),
+        ErrorKind::InvalidAudience => (Refusal::Claims, "token audience is not accepted"),
+        ErrorKind::MissingRequiredClaim(_) => (Refusal::Claims, "token lacks a required claim"),
+        _ => (Refusal::Malformed, "token is malformed"),
+    };
+    invalid(reason, detail)
 }

@@ -21,6 +21,7 @@ use tokio_postgres::{
 
 use crate::{
     config::{CANCEL_TIMEOUT, DbConfig, IDLE_CHECK_TIMEOUT},
+    metrics,
     tls::{Tls, TlsError},
 };
 
@@ -124,7 +125,11 @@ impl Database {
 
     /// Rows of one statement.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
-        let client = self.client().await?;
+        let waiting = std::time::Instant::now();
+        let client = self.client().await;
+        metrics::duration(metrics::name::DB_WAIT, waiting.elapsed());
+        let client = client?;
+        let started = std::time::Instant::now();
         let answered = {
             let statement = client.query_typed(sql, params);
             tokio::pin!(statement);
@@ -142,6 +147,7 @@ impl Database {
                 }
             }
         };
+        metrics::duration(metrics::name::DB_STATEMENT, started.elapsed());
         match answered {
             Some(Ok(rows)) => Ok(rows),
             Some(Err(e)) => {

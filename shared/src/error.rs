@@ -1,5 +1,6 @@
 //! The one error type of the API and the one place it becomes a response.
 
+use crate::metrics;
 use lambda_http::{
     Body, Response,
     http::{HeaderValue, StatusCode, header},
@@ -10,12 +11,11 @@ const RETRY_AFTER_SECONDS: &str = "1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// Bad or missing token: `token_present` decides whether the challenge
-    /// carries `error="invalid_token"` (RFC 6750 §3.1: not when none was sent).
+    /// Bad or missing token; `reason` is what the metrics count.
     #[error("{detail}")]
     Unauthorized {
         detail: &'static str,
-        token_present: bool,
+        reason: Refusal,
     },
     #[error("this token does not grant access to another user's tasks")]
     Forbidden,
@@ -44,6 +44,37 @@ pub enum ApiError {
     /// The cause is logged, never sent.
     #[error("internal server error")]
     Internal(String),
+}
+
+/// Why a token was refused, as the `unauthorized` metric's dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No `Authorization` header.
+    Missing,
+    /// Not `Bearer <JWT>`, too large, or not a JWT.
+    Malformed,
+    Expired,
+    BadSignature,
+    /// A `kid` the key set does not hold.
+    UnknownKey,
+    /// An algorithm not accepted, or not its key's.
+    Algorithm,
+    /// A claim missing or not accepted (`iss`, `aud`, `nbf`, `sub`).
+    Claims,
+}
+
+impl Refusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Malformed => "malformed",
+            Self::Expired => "expired",
+            Self::BadSignature => "bad_signature",
+            Self::UnknownKey => "unknown_key",
+            Self::Algorithm => "algorithm",
+            Self::Claims => "claims",
+        }
+    }
 }
 
 /// Storage knows no HTTP: its two failures become the API's here.
@@ -78,8 +109,19 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        if let Self::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
+        match &self {
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Self::Unauthorized { reason, .. } => metrics::count(
+                metrics::name::UNAUTHORIZED,
+                Some(("reason", reason.as_str())),
+            ),
+            Self::Unavailable => {
+                metrics::count(metrics::name::UNAVAILABLE, Some(("cause", "database")))
+            }
+            Self::KeysUnavailable => {
+                metrics::count(metrics::name::UNAVAILABLE, Some(("cause", "keys")))
+            }
+            _ => {}
         }
         let mut response = crate::response::json(
             self.status(),
@@ -87,8 +129,9 @@ impl ApiError {
         );
         let headers = response.headers_mut();
         match self {
-            Self::Unauthorized { token_present, .. } => {
-                let challenge = if token_present {
+            Self::Unauthorized { reason, .. } => {
+                // RFC 6750 §3.1: no error code when no token was sent.
+                let challenge = if reason != Refusal::Missing {
                     r#"Bearer error="invalid_token""#
                 } else {
                     "Bearer"

@@ -20,6 +20,7 @@ pub mod etag;
 pub mod idempotency;
 pub mod input;
 pub mod lambda;
+pub mod metrics;
 pub mod migrations;
 pub mod repository;
 pub mod response;
@@ -38,7 +39,7 @@ pub use state::AppState;
 /// A function binary's whole `main`: logging, the state built once per
 /// execution environment (`$state` is an expression yielding a future of
 /// `Result<State, startup::StartupError>`), then `$handler(request, &state)` for
-/// every invocation. One request at a time per environment: a
+/// every invocation, then its metrics flushed. One request at a time per environment: a
 /// current-thread runtime, no thread pool.
 #[macro_export]
 macro_rules! function_main {
@@ -46,10 +47,15 @@ macro_rules! function_main {
         #[tokio::main(flavor = "current_thread")]
         async fn main() -> Result<(), lambda_http::Error> {
             $crate::telemetry::init();
+            $crate::metrics::init(env!("CARGO_PKG_NAME"));
             let state = $state.await?;
             let state = &state;
             lambda_http::run(lambda_http::service_fn(move |req| async move {
-                Ok::<_, lambda_http::Error>($handler(req, state).await)
+                let response = $handler(req, state).await;
+                // This invocation's metrics, before the runtime returns the
+                // response (after it, Lambda may freeze the process).
+                $crate::metrics::flush();
+                Ok::<_, lambda_http::Error>(response)
             }))
             .await
         }

@@ -110,6 +110,7 @@ impl Page {
         Ok(PageJson {
             etag: page_etag(&self.tasks[..kept])?,
             body,
+            count: kept,
             next,
         })
     }
@@ -118,6 +119,8 @@ impl Page {
 /// A page written out.
 pub struct PageJson {
     pub body: String,
+    /// How many tasks the body holds.
+    pub count: usize,
     pub etag: String,
     pub next: Option<Cursor>,
 }

@@ -7,7 +7,7 @@ use lambda_http::{
     http::{StatusCode, header},
 };
 use shared::{
-    ApiError, AppState, auth::UserId, endpoint, etag, response, routes, task, validation,
+    ApiError, AppState, auth::UserId, endpoint, etag, metrics, response, routes, task, validation,
 };
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
@@ -23,6 +23,12 @@ async fn list_tasks(
     let if_none_match = etag::if_none_match(&req)?;
     let page = state.tasks.list(&user, &query).await?;
     let page = page.into_json(task::MAX_PAGE_BODY_BYTES)?;
+    metrics::record(
+        metrics::name::TASKS_LISTED,
+        metrics::Unit::Count,
+        page.count as f64,
+        None,
+    );
     if if_none_match.is_some_and(|c| c.matches_weakly(&page.etag)) {
         return endpoint::not_modified(&page.etag);
     }
