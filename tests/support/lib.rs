@@ -428,7 +428,8 @@ impl TestApp {
                 let waiting: i64 = watcher
                     .query_typed(
                         "SELECT count(*) FROM pg_stat_activity
-                         WHERE wait_event_type = 'Lock' AND query LIKE '%idempotency_keys%'",
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'
+                           AND query LIKE '%idempotency_keys%'",
                         &[],
                     )
                     .await
