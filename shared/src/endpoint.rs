@@ -107,7 +107,8 @@ pub fn with_header(
 
 /// One task as JSON, with its `ETag`.
 pub fn task_response(status: StatusCode, task: &Task) -> Result<Response<Body>, ApiError> {
-    with_header(response::json(status, task), header::ETAG, &task.etag()?)
+    let response = response::json_text(status, task.to_json()?);
+    with_header(response, header::ETAG, &task.etag()?)
 }
 
 /// 304: the client's copy (`etag`) is current; no body.

@@ -17,7 +17,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use serde_json::{Map, Value, json};
+use serde::{Serialize, Serializer, ser::SerializeMap};
 
 /// The metrics every function may emit, by name.
 pub mod name {
@@ -109,6 +109,7 @@ pub fn record(name: &'static str, unit: Unit, value: f64, dimension: Dimension) 
 
 /// Writes what this invocation recorded to stdout, one EMF document per
 /// dimension set, and forgets it. Called after every invocation.
+#[inline(never)] // a phase of its own in bench/lambda-path's profile
 pub fn flush() {
     let Some(emitter) = EMITTER.get() else { return };
     let samples = match emitter.samples.lock() {
@@ -118,70 +119,141 @@ pub fn flush() {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let mut out = std::io::stdout().lock();
-    for document in documents(&emitter.namespace, emitter.function, timestamp, &samples) {
-        // Best effort: a metric is never worth failing a request for.
-        let _ = writeln!(out, "{document}");
-    }
+    let lines = lines(&emitter.namespace, emitter.function, timestamp, &samples);
+    // Best effort: a metric is never worth failing a request for.
+    let _ = std::io::stdout().lock().write_all(&lines);
 }
 
-/// The EMF documents for `samples`: one per dimension set; a metric
-/// recorded more than once is an array of values (at most 100 each, as
-/// the format allows).
-fn documents(namespace: &str, function: &str, timestamp: u64, samples: &[Sample]) -> Vec<Value> {
+/// The EMF documents for `samples`, one line each: one per dimension set;
+/// a metric recorded more than once is an array of values (at most 100
+/// each, as the format allows). Written straight from the samples, in one
+/// buffer for one write (a `serde_json::Value` tree, then `Display`, cost
+/// most of the metrics' instructions: BENCHMARKS.md, "The Lambda path").
+fn lines(namespace: &str, function: &str, timestamp: u64, samples: &[Sample]) -> Vec<u8> {
     let mut sets: Vec<Dimension> = Vec::new();
     for sample in samples {
         if !sets.contains(&sample.dimension) {
             sets.push(sample.dimension);
         }
     }
-    sets.into_iter()
-        .map(|dimension| {
-            // A labelled metric (`cause`, `reason`) is not split by
-            // function: every dimension set is a billed custom metric.
-            // `function` is still in the line, as a property.
-            let mut root = Map::new();
-            root.insert("function".into(), json!(function));
-            let keys = match dimension {
-                Some((key, value)) => {
-                    root.insert(key.into(), json!(value));
-                    vec![key]
-                }
-                None => vec!["function"],
-            };
-            let mut definitions = Vec::new();
-            for sample in samples.iter().filter(|s| s.dimension == dimension) {
-                match root.get_mut(sample.name) {
-                    Some(Value::Array(values)) if values.len() < 100 => {
-                        values.push(json!(sample.value))
-                    }
-                    Some(Value::Array(_)) => {}
-                    _ => {
-                        definitions
-                            .push(json!({ "Name": sample.name, "Unit": sample.unit.as_str() }));
-                        root.insert(sample.name.into(), json!([sample.value]));
-                    }
-                }
+    let mut lines = Vec::with_capacity(256 * sets.len());
+    for dimension in sets {
+        let document = Document {
+            namespace,
+            function,
+            timestamp,
+            dimension,
+            samples,
+        };
+        if serde_json::to_writer(&mut lines, &document).is_ok() {
+            lines.push(b'\n');
+        }
+    }
+    lines
+}
+
+/// One EMF document: the metrics of one dimension set.
+struct Document<'a> {
+    namespace: &'a str,
+    function: &'a str,
+    timestamp: u64,
+    dimension: Dimension,
+    samples: &'a [Sample],
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let samples = || {
+            self.samples
+                .iter()
+                .filter(|s| s.dimension == self.dimension)
+        };
+        let mut metrics: Vec<Definition> = Vec::new();
+        for sample in samples() {
+            if !metrics.iter().any(|m| m.name == sample.name) {
+                metrics.push(Definition {
+                    name: sample.name,
+                    unit: sample.unit.as_str(),
+                });
             }
-            root.insert(
-                "_aws".into(),
-                json!({
-                    "Timestamp": timestamp,
-                    "CloudWatchMetrics": [{
-                        "Namespace": namespace,
-                        "Dimensions": [keys],
-                        "Metrics": definitions,
-                    }],
-                }),
-            );
-            Value::Object(root)
-        })
-        .collect()
+        }
+        let mut document = s.serialize_map(None)?;
+        // A labelled metric (`cause`, `reason`) is not split by function:
+        // every dimension set is a billed custom metric. `function` is
+        // still in the line, as a property.
+        document.serialize_entry("function", self.function)?;
+        let key = match self.dimension {
+            Some((key, value)) => {
+                document.serialize_entry(key, value)?;
+                key
+            }
+            None => "function",
+        };
+        for metric in &metrics {
+            let values: Vec<f64> = samples()
+                .filter(|s| s.name == metric.name)
+                .map(|s| s.value)
+                .take(100)
+                .collect();
+            document.serialize_entry(metric.name, &values)?;
+        }
+        let directive = Directive {
+            namespace: self.namespace,
+            dimensions: [[key]],
+            metrics,
+        };
+        document.serialize_entry(
+            "_aws",
+            &Aws {
+                timestamp: self.timestamp,
+                cloud_watch_metrics: [directive],
+            },
+        )?;
+        document.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Aws<'a> {
+    timestamp: u64,
+    cloud_watch_metrics: [Directive<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Directive<'a> {
+    namespace: &'a str,
+    dimensions: [[&'a str; 1]; 1],
+    metrics: Vec<Definition>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Definition {
+    name: &'static str,
+    unit: &'static str,
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
+
+    fn documents(
+        namespace: &str,
+        function: &str,
+        timestamp: u64,
+        samples: &[Sample],
+    ) -> Vec<Value> {
+        let lines = lines(namespace, function, timestamp, samples);
+        let lines = String::from_utf8(lines).expect("UTF-8");
+        lines
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
 
     fn sample(name: &'static str, value: f64, dimension: Dimension) -> Sample {
         Sample {

@@ -1,9 +1,10 @@
 //! A task: the row the database returns, its JSON form, and pages of them.
 
+use std::hash::Hasher;
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer, ser::Error as _, ser::SerializeStruct};
-use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher13};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -11,8 +12,8 @@ use crate::{cursor::Cursor, error::ApiError, etag, timestamp::Rfc3339Micros};
 
 /// A task as the database returned it (the columns of
 /// `repository::TASK_COLUMNS`, in that order). It is written to JSON
-/// straight from the row, without copying its text into a struct first
-/// (BENCHMARKS.md measured the copies).
+/// straight from the row (`Task::to_json`), without copying its text into
+/// a struct first (BENCHMARKS.md measured the copies).
 pub struct Task(pub(crate) Row);
 
 /// Only the id: a task's text never goes to a log.
@@ -47,23 +48,88 @@ fn unreadable(e: tokio_postgres::Error) -> ApiError {
     ApiError::Internal(format!("reading a task row: {e}"))
 }
 
-impl Serialize for Task {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let row = &self.0;
-        let bad = |e: tokio_postgres::Error| S::Error::custom(format!("reading a task row: {e}"));
-        let mut task = s.serialize_struct("Task", 7)?;
-        task.serialize_field("id", &row.try_get::<_, Uuid>(0).map_err(bad)?)?;
-        task.serialize_field("user_id", row.try_get::<_, &str>(1).map_err(bad)?)?;
-        task.serialize_field("title", row.try_get::<_, &str>(2).map_err(bad)?)?;
-        let description = row.try_get::<_, Option<&str>>(3).map_err(bad)?;
-        task.serialize_field("description", &description)?;
-        task.serialize_field("completed", &row.try_get::<_, bool>(4).map_err(bad)?)?;
-        let created_at = row.try_get(5).map_err(bad)?;
-        task.serialize_field("created_at", &Rfc3339Micros(created_at))?;
-        let updated_at = row.try_get(6).map_err(bad)?;
-        task.serialize_field("updated_at", &Rfc3339Micros(updated_at))?;
-        task.end()
+impl Task {
+    /// The task's JSON.
+    pub fn to_json(&self) -> Result<String, ApiError> {
+        let mut out = String::with_capacity(256);
+        self.fields()?.write_json(&mut out)?;
+        Ok(out)
     }
+
+    fn fields(&self) -> Result<Fields<'_>, ApiError> {
+        let row = &self.0;
+        Ok(Fields {
+            id: row.try_get(0).map_err(unreadable)?,
+            user_id: row.try_get(1).map_err(unreadable)?,
+            title: row.try_get(2).map_err(unreadable)?,
+            description: row.try_get(3).map_err(unreadable)?,
+            completed: row.try_get(4).map_err(unreadable)?,
+            created_at: row.try_get(5).map_err(unreadable)?,
+            updated_at: row.try_get(6).map_err(unreadable)?,
+        })
+    }
+}
+
+/// A task's fields, borrowed from its row.
+struct Fields<'r> {
+    id: Uuid,
+    user_id: &'r str,
+    title: &'r str,
+    description: Option<&'r str>,
+    completed: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Fields<'_> {
+    /// Appends the task's JSON object to `out`: the text serde_json wrote
+    /// for it, with the keys, id and timestamps (which never need escaping)
+    /// copied as they are, not escaped byte by byte (a list's JSON took
+    /// half the instructions: BENCHMARKS.md, "The Lambda path").
+    fn write_json(&self, out: &mut String) -> Result<(), ApiError> {
+        out.push_str(r#"{"id":""#);
+        out.push_str(
+            self.id
+                .hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer()),
+        );
+        out.push_str(r#"","user_id":"#);
+        json_string(out, self.user_id)?;
+        out.push_str(r#","title":"#);
+        json_string(out, self.title)?;
+        out.push_str(r#","description":"#);
+        match self.description {
+            Some(description) => json_string(out, description)?,
+            None => out.push_str("null"),
+        }
+        out.push_str(if self.completed {
+            r#","completed":true,"created_at":""#
+        } else {
+            r#","completed":false,"created_at":""#
+        });
+        Rfc3339Micros(self.created_at).write(out);
+        out.push_str(r#"","updated_at":""#);
+        Rfc3339Micros(self.updated_at).write(out);
+        out.push_str(r#""}"#);
+        Ok(())
+    }
+}
+
+/// `text` as a JSON string. Text without a quote, backslash or control
+/// character (most titles) is copied between quotes; the rest takes
+/// serde_json's escaper, whose output this is in both cases.
+fn json_string(out: &mut String, text: &str) -> Result<(), ApiError> {
+    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+        return Ok(());
+    }
+    let escaped = serde_json::to_string(text)
+        .map_err(|e| ApiError::Internal(format!("writing a task's JSON: {e}")))?;
+    out.push_str(&escaped);
+    Ok(())
 }
 
 /// One page of a listing, and where the next one starts if there is one.
@@ -82,33 +148,34 @@ impl Page {
     /// The page as a JSON array that ends before the body would pass
     /// `max_bytes` (it always holds at least one task), its ETag, and the
     /// position the next page starts after, if any task follows.
+    #[inline(never)] // a phase of its own in bench/lambda-path's profile
     pub fn into_json(self, max_bytes: usize) -> Result<PageJson, ApiError> {
-        let mut body = Vec::with_capacity(1024);
-        body.push(b'[');
+        let mut body = String::with_capacity(1024);
+        let mut etag = PageEtag::default();
+        body.push('[');
         let mut kept = 0;
         for task in &self.tasks {
             let start = body.len();
             if kept > 0 {
-                body.push(b',');
+                body.push(',');
             }
-            serde_json::to_writer(&mut body, task)
-                .map_err(|e| ApiError::Internal(format!("serializing a task: {e}")))?;
+            let fields = task.fields()?;
+            fields.write_json(&mut body)?;
             // One byte more for the closing `]`.
             if kept > 0 && body.len() + 1 > max_bytes {
                 body.truncate(start);
                 break;
             }
+            etag.add(&fields);
             kept += 1;
         }
-        body.push(b']');
+        body.push(']');
         let next = match self.tasks.get(..kept) {
             Some([.., last]) if kept < self.tasks.len() => Some(last.position()?),
             _ => self.next,
         };
-        let body = String::from_utf8(body)
-            .map_err(|e| ApiError::Internal(format!("task JSON is not UTF-8: {e}")))?;
         Ok(PageJson {
-            etag: page_etag(&self.tasks[..kept])?,
+            etag: etag.finish(),
             body,
             count: kept,
             next,
@@ -125,17 +192,83 @@ pub struct PageJson {
     pub next: Option<Cursor>,
 }
 
-/// A page's strong ETag: a digest of which tasks it holds, in order, at
-/// which versions — what its body is made of (the owner is the URL's).
-fn page_etag(tasks: &[Task]) -> Result<String, ApiError> {
-    let mut digest = Sha256::new();
-    for task in tasks {
-        let updated_at: DateTime<Utc> = task.0.try_get(6).map_err(unreadable)?;
-        digest.update(task.id()?.as_bytes());
-        digest.update(updated_at.timestamp_micros().to_be_bytes());
+/// A page's strong ETag: a 128-bit hash of which tasks it holds, in order,
+/// at which versions — what its body is made of (the owner is the URL's).
+/// SipHash-1-3, not SHA-256: a validator needs no resistance to forgery
+/// (a page is only its owner's), and SHA-256 in software took 12 % of a
+/// 1000-task list's instructions (BENCHMARKS.md, "The Lambda path").
+#[derive(Default)]
+struct PageEtag(SipHasher13);
+
+impl PageEtag {
+    fn add(&mut self, task: &Fields<'_>) {
+        self.0.write(task.id.as_bytes());
+        self.0
+            .write(&task.updated_at.timestamp_micros().to_be_bytes());
     }
-    Ok(format!(
-        "\"{}\"",
-        URL_SAFE_NO_PAD.encode(&digest.finalize()[..16])
-    ))
+
+    fn finish(&self) -> String {
+        format!(
+            "\"{}\"",
+            URL_SAFE_NO_PAD.encode(self.0.finish128().as_bytes())
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What serde_json wrote for a task before `write_json`: the reference.
+    #[derive(serde::Serialize)]
+    struct Reference<'a> {
+        id: Uuid,
+        user_id: &'a str,
+        title: &'a str,
+        description: Option<&'a str>,
+        completed: bool,
+        created_at: Rfc3339Micros,
+        updated_at: Rfc3339Micros,
+    }
+
+    #[test]
+    fn a_task_is_written_byte_for_byte_as_serde_json_writes_it() {
+        let texts = [
+            "Plain title",
+            "",
+            r#"say "hi" \ back\slash"#,
+            "tab\tnew\nline\r\u{1}\u{1f}\u{7f}",
+            "é ☃ \u{2028} 😀 </script>",
+        ];
+        let times = [0, 1_770_120_000_123_456, 253_402_300_800_000_000];
+        for (i, text) in texts.iter().enumerate() {
+            let created_at = DateTime::from_timestamp_micros(times[i % 3]).expect("time");
+            let updated_at = DateTime::from_timestamp_micros(times[(i + 1) % 3]).expect("time");
+            let id = Uuid::from_u128(0x0192_0000_7000_8000_0000_0000_0000_0000 + i as u128);
+            for description in [None, Some(*text)] {
+                let fields = Fields {
+                    id,
+                    user_id: text,
+                    title: text,
+                    description,
+                    completed: i % 2 == 0,
+                    created_at,
+                    updated_at,
+                };
+                let mut written = String::new();
+                fields.write_json(&mut written).expect("written");
+                let reference = serde_json::to_string(&Reference {
+                    id,
+                    user_id: text,
+                    title: text,
+                    description,
+                    completed: i % 2 == 0,
+                    created_at: Rfc3339Micros(created_at),
+                    updated_at: Rfc3339Micros(updated_at),
+                })
+                .expect("reference");
+                assert_eq!(written, reference);
+            }
+        }
+    }
 }

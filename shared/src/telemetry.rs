@@ -17,8 +17,15 @@ pub fn init() {
         .with_ansi(std::io::stdout().is_terminal());
     // `try_init`: a second call (tests, local-api) keeps the first subscriber.
     let _ = if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        // Lambda adds its own timestamp and request id to each line.
-        let builder = builder.json().flatten_event(true).without_time();
+        // Lambda adds its own timestamp to each line. A line names the span
+        // it is in (a request's: its request id and route), not the list
+        // of spans around it: each span in a line is its fields written,
+        // parsed back and written again (BENCHMARKS.md, "The Lambda path").
+        let builder = builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .without_time();
         builder.finish().with(filter).try_init()
     } else {
         builder.compact().finish().with(filter).try_init()

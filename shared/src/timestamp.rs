@@ -2,18 +2,27 @@
 //! `Z` — written at fixed width (two per task, the hot path of a list).
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
-use serde::{Serialize, Serializer, ser::Error as _};
+use serde::{Serialize, Serializer};
 
 /// `2026-02-03T12:00:00.123456Z`: always six digits, always `Z`.
 pub struct Rfc3339Micros(pub DateTime<Utc>);
 
-impl Serialize for Rfc3339Micros {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Rfc3339Micros {
+    /// Appends the text (without quotes: it never needs escaping in JSON).
+    pub fn write(&self, out: &mut String) {
+        match self.fixed_width() {
+            Some(text) => out.push_str(text.as_str()),
+            None => out.push_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        }
+    }
+
+    /// The text at fixed width, for years 0–9999 outside leap seconds;
+    /// `None` for the rest, which chrono writes itself.
+    fn fixed_width(&self) -> Option<FixedWidth> {
         let t = self.0.naive_utc(); // once: each field of a DateTime converts again
         let micros = t.nanosecond() / 1000;
         if !(0..=9999).contains(&t.year()) || micros > 999_999 {
-            // A year beyond four digits, or a leap second: chrono's own text.
-            return s.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::Micros, true));
+            return None;
         }
         // Chrono's fields written at fixed width into a buffer on the stack,
         // not `to_rfc3339_opts` (a String and the formatting machinery):
@@ -34,7 +43,25 @@ impl Serialize for Rfc3339Micros {
                 value /= 10;
             }
         }
-        s.serialize_str(std::str::from_utf8(&text).map_err(S::Error::custom)?)
+        Some(FixedWidth(text))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: digits and ASCII punctuation only.
+struct FixedWidth([u8; 27]);
+
+impl FixedWidth {
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation were written: always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for Rfc3339Micros {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(27);
+        self.write(&mut text);
+        s.serialize_str(&text)
     }
 }
 

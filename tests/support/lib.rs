@@ -15,7 +15,7 @@ pub use reqwest::{Method, StatusCode};
 pub mod cluster;
 pub mod keys;
 pub mod node;
-pub mod runtime_api;
+pub use runtime_api;
 
 /// The secret every test app verifies with.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";

@@ -1,6 +1,9 @@
 //! A minimal Lambda Runtime API on a loopback port: a real function binary
 //! (its real `lambda_runtime`) polls it for events, and the bytes it POSTs
 //! back are kept exactly as sent — the document Lambda itself would get.
+//! The tests run functions against it, and so does `bench/lambda-path`
+//! (instructions and CPU time of a warm invocation, in the function's own
+//! process).
 //!
 //!   GET  /2018-06-01/runtime/invocation/next            → the next event
 //!   POST /2018-06-01/runtime/invocation/{id}/response   ← the answer
@@ -133,6 +136,14 @@ impl RuntimeApi {
 
 /// A running function process, killed when dropped.
 pub struct Function(Child);
+
+impl Function {
+    /// The function's process id (under valgrind too: valgrind runs the
+    /// program in its own process).
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
 
 impl Drop for Function {
     fn drop(&mut self) {
