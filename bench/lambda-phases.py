@@ -8,6 +8,8 @@ wins (logging inside the handler is logging, the handler's JSON is JSON).
     python3 bench/lambda-phases.py CALLGRIND_FILE INVOCATIONS  -> one JSON object"""
 import collections, json, re, sys
 
+from callgrind import exclusive_costs
+
 PHASES = [
     # The one log line per request and the span that names the request.
     ("logging", r"tracing_core::event::Event::dispatch|tracing::span::Span::new|tracing_subscriber|"
@@ -36,34 +38,7 @@ PHASES = [
 # lambda_runtime's loop), and the scheduler around them.
 REST = "runtime client"
 
-names, cost, fn = {}, collections.Counter(), None
-
-
-def name(spec):
-    """`(12) name` defines id 12; a later `(12)` refers to it."""
-    m = re.match(r"\((\d+)\)(?: (.*))?", spec)
-    if not m:
-        return spec
-    if m.group(2):
-        names[m.group(1)] = m.group(2)
-    return names.get(m.group(1), spec)
-
-
-call_line = False
-for line in open(sys.argv[1]):
-    if line.startswith("fn="):
-        fn = name(line[3:].rstrip("\n"))
-    elif line.startswith("cfn="):
-        name(line[4:].rstrip("\n"))
-    elif line.startswith("calls="):
-        call_line = True  # the next cost line is the callee's, inclusive
-    elif line[:1].isdigit() or line[:1] in "+-*":
-        fields = line.split()
-        if call_line:
-            call_line = False
-        elif len(fields) >= 2:
-            cost[fn] += int(fields[1])
-
+cost = exclusive_costs(sys.argv[1])
 rules = [(phase, re.compile(pattern)) for phase, pattern in PHASES]
 by_phase = collections.Counter()
 for chain, n in cost.items():
