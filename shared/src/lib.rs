@@ -19,6 +19,7 @@ pub mod error;
 pub mod etag;
 pub mod idempotency;
 pub mod input;
+pub mod json;
 pub mod lambda;
 pub mod metrics;
 pub mod migrations;

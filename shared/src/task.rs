@@ -115,21 +115,10 @@ impl Fields<'_> {
     }
 }
 
-/// `text` as a JSON string. Text without a quote, backslash or control
-/// character (most titles) is copied between quotes; the rest takes
-/// serde_json's escaper, whose output this is in both cases.
+/// `text` as a JSON string (`json::write_string`).
 fn json_string(out: &mut String, text: &str) -> Result<(), ApiError> {
-    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-    if plain {
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-        return Ok(());
-    }
-    let escaped = serde_json::to_string(text)
-        .map_err(|e| ApiError::Internal(format!("writing a task's JSON: {e}")))?;
-    out.push_str(&escaped);
-    Ok(())
+    crate::json::write_string(out, text)
+        .map_err(|_| ApiError::Internal("writing a task's JSON".to_owned()))
 }
 
 /// One page of a listing, and where the next one starts if there is one.
@@ -150,7 +139,9 @@ impl Page {
     /// position the next page starts after, if any task follows.
     #[inline(never)] // a phase of its own in bench/lambda-path's profile
     pub fn into_json(self, max_bytes: usize) -> Result<PageJson, ApiError> {
-        let mut body = String::with_capacity(1024);
+        // Room for tasks of typical length up front, not doubling (and
+        // copying) its way up to a large page.
+        let mut body = String::with_capacity((self.tasks.len() * 320 + 2).min(max_bytes));
         let mut etag = PageEtag::default();
         body.push('[');
         let mut kept = 0;

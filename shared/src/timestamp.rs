@@ -51,8 +51,11 @@ struct FixedWidth([u8; 27]);
 
 impl FixedWidth {
     fn as_str(&self) -> &str {
-        // Only ASCII digits and punctuation were written: always UTF-8.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        debug_assert!(self.0.is_ascii());
+        // SAFETY: `fixed_width` writes ASCII digits into an ASCII template,
+        // so the bytes are UTF-8. (Checking took a third as many
+        // instructions as writing: two timestamps per task in a list.)
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 
