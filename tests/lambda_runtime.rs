@@ -195,6 +195,31 @@ async fn rust_log_filters_what_a_function_logs() {
     .unwrap();
 }
 
+/// `RUST_LOG` turns on debug lines, and no more: at `trace` lambda_runtime
+/// would log the raw event, bearer token and task text with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_reaches_debug_but_never_the_raw_event() {
+    let db = TestDb::new().await;
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let port = free_port();
+        let _emulator = emulator(port);
+        let name = "create-task";
+        let log = std::env::temp_dir().join(format!("{name}-{}.log", uuid::Uuid::now_v7()));
+        let function = function(name, port, &url, &log, "trace");
+        let response = invoke(port, name, FIXTURE_TASK_ID);
+        drop(function);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(response["statusCode"], 201, "{response}");
+        assert!(text.contains(r#""level":"DEBUG""#), "no debug line: {text}");
+        assert!(!text.contains(r#""level":"TRACE""#), "{text}");
+        check_log(name, &text, 201);
+    })
+    .await
+    .unwrap();
+}
+
 /// In Lambda, every log line is JSON; the request line carries the request
 /// id, route, status and latency; nothing carries the token, the secret or
 /// the task's text.

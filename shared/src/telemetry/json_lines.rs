@@ -15,6 +15,7 @@ use std::fmt::{self, Write};
 use tracing::{
     Event, Subscriber,
     field::{Field, Visit},
+    level_filters::LevelFilter,
 };
 use tracing_subscriber::{
     field::RecordFields,
@@ -144,12 +145,17 @@ impl<W: Write> Visit for Members<'_, W> {
     }
 }
 
-/// The subscriber Lambda's functions log through, writing to `writer`.
-pub fn subscriber<W>(writer: W) -> impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync
+/// The subscriber Lambda's functions log through, writing to `writer`
+/// what is at `max_level` or above.
+pub fn subscriber<W>(
+    writer: W,
+    max_level: LevelFilter,
+) -> impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
+        .with_max_level(max_level)
         .event_format(JsonLines)
         .fmt_fields(JsonMembers)
         .with_writer(writer)
@@ -169,7 +175,7 @@ mod tests {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = buffer.clone();
         let make_writer = move || Sink(sink.clone());
-        tracing::subscriber::with_default(subscriber(make_writer), log);
+        tracing::subscriber::with_default(subscriber(make_writer, LevelFilter::INFO), log);
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
