@@ -79,7 +79,8 @@ async fn functions_talk_to_postgres_over_verified_tls() {
     assert_eq!(sessions, 0, "some connection is not encrypted");
 
     // A CA that did not sign the server's certificate, or none at all (the
-    // system roots do not know the test CA): refused at once, saying why.
+    // system roots do not know the test CA): refused, saying why (the
+    // certificate, not a timeout).
     for ca in [Some(certs.wrong_ca()), None] {
         let config = config_from(&vars(&cluster.url, ca.clone()));
         let started = Instant::now();
@@ -91,8 +92,10 @@ async fn functions_talk_to_postgres_over_verified_tls() {
             text.contains("certificate verify failed"),
             "{ca:?}: unclear error: {text}"
         );
+        // A guard against hanging or retrying, not a speed goal: a loaded
+        // 2-core CI machine once took 2.9 s over this handshake.
         assert!(
-            started.elapsed().as_secs() < 2,
+            started.elapsed().as_secs() < 10,
             "{ca:?}: took {:?}",
             started.elapsed()
         );
