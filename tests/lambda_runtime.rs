@@ -173,51 +173,44 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
     .unwrap();
 }
 
-/// `RUST_LOG` is honoured: at `warn`, a request served leaves no line
-/// (at `info`, the test above finds one per request).
-#[tokio::test(flavor = "multi_thread")]
-async fn rust_log_filters_what_a_function_logs() {
+/// One invocation of `name`'s fixture with `RUST_LOG=rust_log`, in a
+/// fresh emulator: the response and everything the function logged.
+async fn invoke_logged(name: &'static str, rust_log: &'static str) -> (Value, String) {
     let db = TestDb::new().await;
     let url = db.url.clone();
     tokio::task::spawn_blocking(move || {
         let port = free_port();
         let _emulator = emulator(port);
-        let log = std::env::temp_dir().join(format!("health-{}.log", uuid::Uuid::now_v7()));
-        let function = function("health", port, &url, &log, "warn");
-        let response = invoke(port, "health", FIXTURE_TASK_ID);
+        let log = std::env::temp_dir().join(format!("{name}-{}.log", uuid::Uuid::now_v7()));
+        let function = function(name, port, &url, &log, rust_log);
+        let response = invoke(port, name, FIXTURE_TASK_ID);
         drop(function);
         let text = std::fs::read_to_string(&log).unwrap();
         let _ = std::fs::remove_file(&log);
-        assert_eq!(response["statusCode"], 200, "{response}");
-        assert!(!text.contains(r#""message":"request""#), "{text}");
+        (response, text)
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// `RUST_LOG` is honoured: at `warn`, a request served leaves no line
+/// (at `info`, the test above finds one per request).
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_filters_what_a_function_logs() {
+    let (response, text) = invoke_logged("health", "warn").await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(!text.contains(r#""message":"request""#), "{text}");
 }
 
 /// `RUST_LOG` turns on debug lines, and no more: at `trace` lambda_runtime
 /// would log the raw event, bearer token and task text with it.
 #[tokio::test(flavor = "multi_thread")]
 async fn rust_log_reaches_debug_but_never_the_raw_event() {
-    let db = TestDb::new().await;
-    let url = db.url.clone();
-    tokio::task::spawn_blocking(move || {
-        let port = free_port();
-        let _emulator = emulator(port);
-        let name = "create-task";
-        let log = std::env::temp_dir().join(format!("{name}-{}.log", uuid::Uuid::now_v7()));
-        let function = function(name, port, &url, &log, "trace");
-        let response = invoke(port, name, FIXTURE_TASK_ID);
-        drop(function);
-        let text = std::fs::read_to_string(&log).unwrap();
-        let _ = std::fs::remove_file(&log);
-        assert_eq!(response["statusCode"], 201, "{response}");
-        assert!(text.contains(r#""level":"DEBUG""#), "no debug line: {text}");
-        assert!(!text.contains(r#""level":"TRACE""#), "{text}");
-        check_log(name, &text, 201);
-    })
-    .await
-    .unwrap();
+    let (response, text) = invoke_logged("create-task", "trace").await;
+    assert_eq!(response["statusCode"], 201, "{response}");
+    assert!(text.contains(r#""level":"DEBUG""#), "no debug line: {text}");
+    assert!(!text.contains(r#""level":"TRACE""#), "{text}");
+    check_log("create-task", &text, 201);
 }
 
 /// In Lambda, every log line is JSON; the request line carries the request
