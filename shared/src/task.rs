@@ -210,13 +210,6 @@ impl PageEtag {
 mod tests {
     use super::*;
 
-    /// A timestamp's text (`timestamp.rs` tests it against chrono's).
-    fn timestamp(t: DateTime<Utc>) -> String {
-        let mut out = String::new();
-        Rfc3339Micros(t).write(&mut out);
-        out
-    }
-
     /// What serde_json wrote for a task before `write_json`: the reference.
     #[derive(serde::Serialize)]
     struct Reference<'a> {
@@ -261,8 +254,8 @@ mod tests {
                     title: text,
                     description,
                     completed: i % 2 == 0,
-                    created_at: timestamp(created_at),
-                    updated_at: timestamp(updated_at),
+                    created_at: Rfc3339Micros(created_at).text(),
+                    updated_at: Rfc3339Micros(updated_at).text(),
                 })
                 .expect("reference");
                 assert_eq!(written, reference);

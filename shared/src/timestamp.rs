@@ -46,6 +46,16 @@ impl Rfc3339Micros {
     }
 }
 
+#[cfg(test)]
+impl Rfc3339Micros {
+    /// The text on its own (tests here and the task writer's reference).
+    pub(crate) fn text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`: digits and ASCII punctuation only.
 struct FixedWidth([u8; 27]);
 
@@ -63,12 +73,6 @@ impl FixedWidth {
 mod tests {
     use super::*;
 
-    fn written(t: DateTime<Utc>) -> String {
-        let mut out = String::new();
-        Rfc3339Micros(t).write(&mut out);
-        out
-    }
-
     #[test]
     fn timestamps_have_six_digits_and_z() {
         for (micros, text) in [
@@ -77,7 +81,7 @@ mod tests {
             (-62_135_596_800_000_000, "0001-01-01T00:00:00.000000Z"),
         ] {
             let t = DateTime::from_timestamp_micros(micros).unwrap();
-            let json = written(t);
+            let json = Rfc3339Micros(t).text();
             assert_eq!(json, text);
         }
     }
@@ -105,7 +109,7 @@ mod tests {
             .chain(edges)
         {
             let t = DateTime::from_timestamp_micros(micros).unwrap();
-            let json = written(t);
+            let json = Rfc3339Micros(t).text();
             assert_eq!(
                 json,
                 t.to_rfc3339_opts(SecondsFormat::Micros, true),
