@@ -27,7 +27,7 @@ PHASES = [
     ("handler (rest)", r"shared::endpoint::|shared::validation::|_tasks::handler|_task::handler|health::handler"),
     # Turning the handler's response into the Lambda response document
     # (any JSON written outside the handler, logging and metrics).
-    ("response serialisation", r"shared::lambda::Document|lambda_http::response::|LambdaResponse|"
+    ("response serialisation", r"shared::lambda::document|lambda_http::response::|LambdaResponse|"
                                r"TransformResponse|IntoResponse|requests::EventCompletionRequest|"
                                r"serde_json::ser::|IntoRequest"),
     # The API Gateway event read and turned into a request.

@@ -4,16 +4,28 @@ use futures::future::join_all;
 use integration_tests::*;
 use serde_json::Value;
 
+/// The API with a pool wait far past any burst here: these tests are about
+/// what concurrent requests write, and on a loaded 2-core CI machine the
+/// default 500 ms wait for one of 16 connections can end in a 503 (the
+/// pool's own limit, tested in `resilience.rs`) before the race is run.
+async fn patient_app() -> TestApp {
+    TestApp::spawn_with(|vars| {
+        vars.insert("DB_POOL_TIMEOUT_MS".into(), "20000".into());
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_toggles_keep_parity() {
-    let app = TestApp::spawn().await;
+    let app = patient_app().await;
     let task = app.create("u1", "t").await;
     let path = format!("/api/u1/tasks/{}/complete", task["id"].as_str().unwrap());
     let responses = join_all((0..50).map(|_| app.request(Method::PATCH, &path, "u1").send())).await;
     let mut updated_at = Vec::new();
     for response in responses {
         let response = response.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
+        let status = response.status();
+        assert_eq!(status, StatusCode::OK, "{}", response.text().await.unwrap());
         updated_at.push(
             response.json::<Value>().await.unwrap()["updated_at"]
                 .as_str()
@@ -42,7 +54,7 @@ async fn fifty_concurrent_toggles_keep_parity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_concurrent_creates_make_a_hundred_tasks() {
-    let app = TestApp::spawn().await;
+    let app = patient_app().await;
     // A brand-new user: every request races to create the user row too.
     let responses = join_all((0..100).map(|i| {
         app.request(Method::POST, "/api/newcomer/tasks", "newcomer")
@@ -51,7 +63,14 @@ async fn a_hundred_concurrent_creates_make_a_hundred_tasks() {
     }))
     .await;
     for response in responses {
-        assert_eq!(response.unwrap().status(), StatusCode::CREATED);
+        let response = response.unwrap();
+        let status = response.status();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
     }
     assert_eq!(app.stored_tasks("newcomer").await, 100);
     let listed: Vec<Value> = app.get_json("/api/newcomer/tasks", "newcomer").await;

@@ -51,13 +51,13 @@ macro_rules! function_main {
             $crate::metrics::init(env!("CARGO_PKG_NAME"));
             let state = $state.await?;
             let state = &state;
-            lambda_http::run(lambda_http::service_fn(move |req| async move {
+            $crate::lambda::run(move |req| async move {
                 let response = $handler(req, state).await;
                 // This invocation's metrics, before the runtime returns the
                 // response (after it, Lambda may freeze the process).
                 $crate::metrics::flush();
-                Ok::<_, lambda_http::Error>(response)
-            }))
+                response
+            })
             .await
         }
     };
