@@ -71,7 +71,7 @@ fn request(event: LambdaRequest, context: Context) -> Request {
 /// multi-value headers; the serialiser writes each name's first value, and
 /// our handlers send one), `Set-Cookie` as `cookies`, and the body: text as
 /// it is, bytes base64-encoded by the serialiser.
-pub fn document(response: Response<Body>) -> ApiGatewayV2httpResponse {
+fn document(response: Response<Body>) -> ApiGatewayV2httpResponse {
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;
     let cookies = headers
@@ -170,9 +170,9 @@ mod tests {
 
     #[tokio::test]
     async fn writes_the_document_lambda_http_writes() {
-        for response in responses() {
-            let ours = serde_json::to_vec(&document(clone(&response))).unwrap();
-            let theirs = lambda_http_document(response).await;
+        for (response, same) in responses().into_iter().zip(responses()) {
+            let ours = serde_json::to_vec(&document(response)).unwrap();
+            let theirs = lambda_http_document(same).await;
             assert_eq!(
                 String::from_utf8_lossy(&ours),
                 String::from_utf8_lossy(&theirs)
@@ -200,12 +200,5 @@ mod tests {
             text,
             r#"/api/demo-user/tasks/0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e Some("demo-user")"#
         );
-    }
-
-    fn clone(response: &Response<Body>) -> Response<Body> {
-        let mut copy = Response::new(response.body().clone());
-        *copy.status_mut() = response.status();
-        *copy.headers_mut() = response.headers().clone();
-        copy
     }
 }
