@@ -153,9 +153,17 @@ if os.path.exists(f"{out}/cold-function.json"):
               f"parse): {runs(roots)}")
     print(f"- local-api, exec → first authenticated 200: median **{la['cold_start_median_ms']:.1f} ms** of "
           f"{len(la['cold_start_ms'])} runs")
-for name, title in (("get", "GET one"), ("list", "GET list (1000)")):
+for name, title, c in (("get", "GET one", 32), ("list", "GET list (1000)", 32),
+                       ("get-c1", "GET one", 1), ("create-c1", "POST", 1)):
     if os.path.exists(f"{out}/profile-{name}.txt"):
-        print(f"\n### Server CPU by symbol, {title} at c=32 (`perf record -F 999 -p <server>`, top entries)\n")
+        print(f"\n### Server CPU by symbol, {title} at c={c} (`perf record -F 999 -p <server>`, top entries)\n")
+        if os.path.exists(f"{out}/profile-{name}-cpu.txt"):
+            # perf ran 5 s of the 8 s load: CPU per request from the load's rate.
+            ticks = int(open(f"{out}/profile-{name}-cpu.txt").read().split()[-1])
+            rate = json.load(open(f"{out}/oha-profile-{name}.json"))["summary"]["requestsPerSec"]
+            hz = os.sysconf("SC_CLK_TCK")
+            print(f"server CPU (user + system) {ticks / hz / 5 / max(rate, 1) * 1e6:.0f} µs per request "
+                  f"at {rate:.0f} requests/s\n")
         print("```")
         print(open(f"{out}/profile-{name}-dso.txt").read().rstrip())
         print()
