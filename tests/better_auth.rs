@@ -131,10 +131,14 @@ async fn better_auth_users_use_the_api_and_only_their_own_tasks() {
         first_kid,
         "Better Auth did not rotate its key"
     );
-    let (status, _) = send(&app, Method::GET, &one, &rotated, None).await;
-    assert_eq!(status, StatusCode::OK, "token from the rotated key");
-    let (status, _) = send(&app, Method::GET, &one, &alice_token, None).await;
-    assert_eq!(status, StatusCode::OK, "token from the previous key");
+    let (status, body) = send(&app, Method::GET, &one, &rotated, None).await;
+    assert_eq!(status, StatusCode::OK, "token from the rotated key: {body}");
+    let (status, body) = send(&app, Method::GET, &one, &alice_token, None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "token from the previous key: {body}"
+    );
 
     let (status, _) = send(&app, Method::DELETE, &one, &rotated, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
