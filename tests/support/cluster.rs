@@ -21,9 +21,7 @@ use openssl::{
 };
 use tokio::process::Command;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::workspace;
 
 /// A directory of the test's own that the server's user can traverse.
 pub fn scratch_dir(name: &str) -> PathBuf {

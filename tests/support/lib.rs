@@ -2,7 +2,7 @@
 //! `scripts/test` starts (or `TEST_DATABASE_URL` / `DATABASE_URL`), the real
 //! `local-api` router on a random port, and real HS256 JWTs.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use local_api::{AllowedOrigins, app};
@@ -19,6 +19,42 @@ pub use runtime_api;
 
 /// The secret every test app verifies with.
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+/// The secret the `events/` fixtures' long-lived dev token is signed with.
+pub const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
+
+/// The workspace's root: `events/`, `template.yaml`, `target/debug/`.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The binary of function `name` and the command that runs it (empty for
+/// none): the debug build — or, when `LAMBDA_BINARIES` names a directory
+/// of `<name>/bootstrap` files, those, under `LAMBDA_RUNNER`
+/// (`scripts/sam-check` points them at the arm64 bootstraps `sam build`
+/// made and at qemu-user).
+pub fn function_binary(name: &str) -> (PathBuf, Vec<String>) {
+    match std::env::var_os("LAMBDA_BINARIES") {
+        Some(dir) => (
+            PathBuf::from(dir).join(name).join("bootstrap"),
+            std::env::var("LAMBDA_RUNNER")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        ),
+        None => (workspace().join("target/debug").join(name), Vec::new()),
+    }
+}
+
+/// A time as the API writes it: RFC 3339 in UTC with microseconds,
+/// `2026-02-03T12:00:00.123456Z`.
+pub fn is_rfc3339_micros_z(s: &str) -> bool {
+    s.len() == 27
+        && s.ends_with('Z')
+        && s.as_bytes()[19] == b'.'
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
 
 /// The PostgreSQL server the tests may create databases on.
 pub fn admin_url() -> String {

@@ -3,14 +3,6 @@
 use integration_tests::*;
 use serde_json::{Value, json};
 
-fn is_rfc3339_micros_z(s: &str) -> bool {
-    // 2026-02-03T12:00:00.123456Z
-    s.len() == 27
-        && s.ends_with('Z')
-        && s.as_bytes()[19] == b'.'
-        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
-}
-
 #[tokio::test]
 async fn health_needs_no_token_and_reports_ok() {
     let app = TestApp::spawn().await;

@@ -15,7 +15,9 @@
 //! everywhere else, the contract's.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use integration_tests::{FIXTURE_TASK_ID, FIXTURES, Method, TestApp, now, sign_with};
+use integration_tests::{
+    FIXTURE_TASK_ID, FIXTURES, Method, TestApp, is_rfc3339_micros_z, now, sign_with,
+};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
@@ -250,10 +252,6 @@ impl Target {
 
 fn tasks(user: &str) -> String {
     format!("/api/{user}/tasks")
-}
-
-fn is_rfc3339_micros_z(s: &str) -> bool {
-    s.len() == 27 && s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()
 }
 
 #[tokio::test]
@@ -778,7 +776,7 @@ async fn unknown_paths_are_not_routed() {
 
 #[test]
 fn every_sam_deviation_names_a_test_of_this_file() {
-    let source = include_str!("contract.rs");
+    let source = include_str!("main.rs");
     for (deviation, test) in SAM_DEVIATIONS {
         assert!(
             source.contains(&format!("async fn {test}()")),

@@ -4,9 +4,8 @@
 //! largest list pages of worst-case tasks, serialised exactly as the
 //! runtime POSTs them, in-process and from the real function binary.
 
-use std::path::PathBuf;
 
-use integration_tests::{SECRET, TestDb, runtime_api::RuntimeApi, token};
+use integration_tests::{SECRET, TestDb, function_binary, runtime_api::RuntimeApi, token, workspace};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::{Value, json};
 use shared::{AppState, lambda::MAX_RESPONSE_BYTES, task::MAX_PAGE_BODY_BYTES};
@@ -70,10 +69,6 @@ fn list_event(user: &str, query: &str) -> Value {
     event["pathParameters"] = json!({ "user_id": user });
     event["headers"]["authorization"] = json!(format!("Bearer {}", token(user)));
     event
-}
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Checks one Lambda response document against what Lambda and the
@@ -166,20 +161,4 @@ async fn the_real_function_walks_every_page_of_the_largest_tasks() {
         assert_eq!(seen, ids, "every task once, newest first");
     }
     let _ = std::fs::remove_file(&log);
-}
-
-/// The debug build, or the binaries `LAMBDA_BINARIES` names (the arm64
-/// bootstraps, with `LAMBDA_RUNNER` such as qemu-user in front).
-fn function_binary(name: &str) -> (PathBuf, Vec<String>) {
-    match std::env::var_os("LAMBDA_BINARIES") {
-        Some(dir) => (
-            PathBuf::from(dir).join(name).join("bootstrap"),
-            std::env::var("LAMBDA_RUNNER")
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
-        ),
-        None => (workspace().join("target/debug").join(name), Vec::new()),
-    }
 }

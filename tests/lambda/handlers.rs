@@ -8,9 +8,6 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::Value;
 use shared::AppState;
 
-/// The secret the fixtures' long-lived dev token is signed with.
-const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
-
 fn fixture(function: &str, task_id: Option<&str>) -> Request {
     let mut text = fs::read_to_string(format!(
         "{}/../events/{function}.json",

@@ -1,5 +1,12 @@
-//! template.yaml, the `cargo lambda watch` router, the route table that
-//! local-api serves, and events/ all name the same routes and functions.
+//! The repository agrees with itself: template.yaml, the `cargo lambda
+//! watch` router, the route table that local-api serves, and events/ all
+//! name the same routes and functions; timeouts, secrets, CORS, the module
+//! graph of `shared` and the benchmark's SQL are checked against their
+//! sources. `operations` reads what template.yaml sets up to operate the
+//! API; `openapi` holds openapi.json to what the server answers.
+
+mod openapi;
+mod operations;
 
 use std::{collections::BTreeSet, fs};
 

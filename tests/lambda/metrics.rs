@@ -4,16 +4,10 @@
 //! carry no user data.
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::collections::BTreeMap;
 
 use integration_tests::{runtime_api::RuntimeApi, *};
 use serde_json::Value;
-
-const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The `events/` fixture of `name`, its `authorization` header replaced
 /// (or removed, with `None`).

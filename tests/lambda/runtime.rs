@@ -10,12 +10,6 @@ use std::{
 use integration_tests::*;
 use serde_json::Value;
 
-const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
-
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Kills the child when dropped, so a failed assertion leaves nothing behind.
 struct Running(Child);
 
@@ -52,22 +46,13 @@ fn emulator(port: u16) -> Running {
     Running(child)
 }
 
-/// The binary for `name`: the debug build — or, when `LAMBDA_BINARIES`
-/// names a directory of `<name>/bootstrap` files, those (scripts/sam-check
-/// points it at the arm64 bootstraps `sam build` made, and sets
-/// `LAMBDA_RUNNER` to run them under qemu-user).
+/// The command that runs function `name` (`function_binary`), and its binary.
 fn command(name: &str) -> (Command, PathBuf) {
-    let Some(dir) = std::env::var_os("LAMBDA_BINARIES") else {
-        let binary = workspace().join("target/debug").join(name);
-        return (Command::new(&binary), binary);
-    };
-    let binary = PathBuf::from(dir).join(name).join("bootstrap");
-    let runner = std::env::var("LAMBDA_RUNNER").unwrap_or_default();
-    let mut runner = runner.split_whitespace();
-    let command = match runner.next() {
-        Some(program) => {
+    let (binary, runner) = function_binary(name);
+    let command = match runner.split_first() {
+        Some((program, args)) => {
             let mut command = Command::new(program);
-            command.args(runner).arg(&binary);
+            command.args(args).arg(&binary);
             command
         }
         None => Command::new(&binary),

@@ -1,0 +1,17 @@
+//! The API's behaviour over real HTTP, against local-api's router on a
+//! database of each test's own: routes, tokens, validation, versions,
+//! retries, listing, isolation, CORS, hostile requests, and random
+//! operation sequences checked against a model.
+
+mod auth;
+mod conditional;
+mod cors;
+mod fuzz;
+mod hostile;
+mod idempotency;
+mod isolation;
+mod jwks;
+mod listing;
+mod model;
+mod routes;
+mod validation;
