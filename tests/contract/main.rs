@@ -271,7 +271,7 @@ async fn a_task_lives_through_every_route() {
             "POST",
             &tasks(&user),
             &user,
-            Some(json!({ "title": "  Buy milk\t", "description": "2 litres" })),
+            Some(json!({ "title": "  Buy milk \t", "description": "2 litres" })),
         )
         .await;
     assert_eq!(created.status, 201);
@@ -333,13 +333,18 @@ async fn a_task_lives_through_every_route() {
             Some(json!({ "completed": true })),
         )
         .await;
-    assert_eq!(set.json()["completed"], true, "setting is safe to retry");
+    assert_eq!(
+        (set.status, &set.json()["completed"]),
+        (200, &json!(true)),
+        "setting is safe to retry"
+    );
 
     let deleted = t.call("DELETE", &one, &user, None).await;
     assert_eq!((deleted.status, deleted.body.len()), (204, 0));
     for (method, path) in [("GET", &one), ("DELETE", &one), ("PATCH", &complete)] {
         let gone = t.call(method, path, &user, None).await;
         assert_eq!(gone.status, 404, "{method} {path}");
+        assert_eq!(gone.header("content-type"), Some("application/json"));
         assert_eq!(gone.json(), json!({ "detail": "task not found" }));
     }
 }
@@ -424,6 +429,11 @@ async fn another_users_path_is_403_on_every_route() {
     }
     let still = t.call("GET", &one, &alice, None).await;
     assert_eq!(still.json(), task);
+    // Nothing was written: alice still has her one task, bob none.
+    let alices = t.call("GET", &tasks(&alice), &alice, None).await;
+    assert_eq!(alices.json(), json!([task]));
+    let bobs = t.call("GET", &tasks(&bob), &bob, None).await;
+    assert_eq!(bobs.json(), json!([]));
 }
 
 #[tokio::test]
@@ -538,6 +548,7 @@ async fn task_ids_must_be_canonical_uuids() {
     let uuid = uuid::Uuid::now_v7();
     for id in [
         "not-a-uuid".to_owned(),
+        "123".into(),
         uuid.simple().to_string(),
         format!("%7B{uuid}%7D"),
         format!("{uuid}x"),
@@ -619,6 +630,25 @@ async fn bodies_break_no_rule_unnoticed() {
             format!("{one}/complete"),
             json!({ "completed": 1 }),
             "completed",
+        ),
+        ("PATCH", format!("{one}/complete"), json!({}), "completed"),
+        (
+            "PATCH",
+            format!("{one}/complete"),
+            json!({ "completed": "yes" }),
+            "completed",
+        ),
+        (
+            "PATCH",
+            format!("{one}/complete"),
+            json!({ "completed": true, "x": 1 }),
+            "x",
+        ),
+        (
+            "PATCH",
+            format!("{one}/complete"),
+            json!([true]),
+            "JSON object",
         ),
     ] {
         let answer = t.call(method, &target, &user, Some(body.clone())).await;

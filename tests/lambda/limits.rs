@@ -4,8 +4,9 @@
 //! largest list pages of worst-case tasks, serialised exactly as the
 //! runtime POSTs them, in-process and from the real function binary.
 
-
-use integration_tests::{SECRET, TestDb, function_binary, runtime_api::RuntimeApi, token, workspace};
+use integration_tests::{
+    SECRET, TestDb, function_binary, runtime_api::RuntimeApi, token, workspace,
+};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde_json::{Value, json};
 use shared::{AppState, lambda::MAX_RESPONSE_BYTES, task::MAX_PAGE_BODY_BYTES};
