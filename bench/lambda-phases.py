@@ -20,7 +20,7 @@ PHASES = [
     # The handler's JSON: the task or page written, its ETag.
     # (SHA-256 outside the JWT's HMAC: the page's ETag.)
     ("JSON", r"shared::task::|shared::response::json|<shared::task::Task as serde|shared::error::.*into_response|"
-             r"shared::endpoint::task_response|Task::etag|page_etag|sha2::"),
+             r"shared::response::tagged_json|Task::etag|page_etag|sha2::"),
     # The statement: taking a pooled connection, sending, reading rows.
     ("query", r"tokio_postgres::|deadpool|postgres_protocol::|postgres_types::|shared::repository::|shared::db::"),
     # The rest of the handler: routing, validation, headers.

@@ -29,15 +29,38 @@ use crate::{
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
 /// Why a statement failed, without HTTP: `error::ApiError` maps it.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The database cannot be reached now, or is in a passing state.
     #[error("the database is unavailable")]
     Unavailable,
-    /// Anything else: a bug in our SQL. The cause is logged, never sent.
+    /// Anything else: a bug in our SQL, or in how a row is read. The cause
+    /// is logged, never sent.
     #[error("database error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+impl DbError {
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
+    }
+}
+
+/// Failures compare by kind, what the API answers for them (the causes of
+/// two internal errors are not comparable).
+impl PartialEq for DbError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl Eq for DbError {}
+
+/// A statement the server refused, shown as its SQLSTATE and message only:
+/// its DETAIL may quote a row (a task's text never goes to a log).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", describe(.0))]
+struct Refused(#[source] tokio_postgres::Error);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
@@ -156,7 +179,7 @@ impl Database {
                 if connection_lost(&e) {
                     drop(Object::take(client));
                 }
-                Err(classify(&e))
+                Err(classify(e))
             }
             None => {
                 // Timed out: closed, not reused.
@@ -261,17 +284,17 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
 /// Maps a failed statement to the API's error. A lost connection or a
 /// transient state of the server is a 503; input problems were caught by
 /// validation, so anything else is a bug.
-fn classify(e: &tokio_postgres::Error) -> DbError {
-    let unavailable = connection_lost(e)
+fn classify(e: tokio_postgres::Error) -> DbError {
+    let unavailable = connection_lost(&e)
         || e.code().is_some_and(|code| {
             // 53: insufficient resources.
             code.code().starts_with("53") || TRANSIENT.contains(code)
         });
     if unavailable {
-        tracing::warn!(cause = %describe(e), "database unavailable");
+        tracing::warn!(cause = %describe(&e), "database unavailable");
         DbError::Unavailable
     } else {
-        DbError::Internal(describe(e))
+        DbError::internal(Refused(e))
     }
 }
 

@@ -1,25 +1,21 @@
 //! The one way a request is served: a span carrying its request id and
 //! route (so every log line of the request names both), the work, its error
-//! turned into a response, and one line with the status and latency —
-//! never headers or bodies. Task routes go through `task_route`, which
+//! counted and turned into a response, and one line with the status and
+//! latency — never headers or bodies. Task routes go through `task_route`, which
 //! authenticates (401) and checks the path's owner (403) before the
 //! handler runs, and hands the handler the caller: a handler cannot forget
 //! the check, nor reorder it.
 
 use std::time::Instant;
 
-use lambda_http::{
-    Body, Request, RequestExt, Response,
-    http::{HeaderValue, StatusCode, header},
-    request::RequestContext,
-};
+use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::{AppState, auth::UserId, error::ApiError, response, routes::Route, task::Task};
+use crate::{AppState, auth::UserId, error::ApiError, metrics, repository::Written, routes::Route};
 
-/// Runs one request through `work` inside its span; maps its error to a
-/// response and logs the request id, route, status and latency.
+/// Runs one request through `work` inside its span; counts and maps its
+/// error to a response, and logs the request id, route, status and latency.
 pub async fn handle<S: ?Sized>(
     req: Request,
     state: &S,
@@ -30,9 +26,10 @@ pub async fn handle<S: ?Sized>(
     let request_id = request_id(&req);
     let span = tracing::info_span!("request", request_id, route = route.key);
     async move {
-        let response = work(req, state)
-            .await
-            .unwrap_or_else(ApiError::into_response);
+        let response = work(req, state).await.unwrap_or_else(|e| {
+            count(&e);
+            e.into_response()
+        });
         tracing::info!(
             request_id,
             route = route.key,
@@ -62,6 +59,33 @@ pub async fn task_route(
     .await
 }
 
+/// The refusals and outages the metrics count (`metrics::name`).
+fn count(error: &ApiError) {
+    match error {
+        ApiError::Unauthorized { reason, .. } => metrics::count(
+            metrics::name::UNAUTHORIZED,
+            Some(("reason", reason.as_str())),
+        ),
+        ApiError::Unavailable => {
+            metrics::count(metrics::name::UNAVAILABLE, Some(("cause", "database")))
+        }
+        ApiError::KeysUnavailable => {
+            metrics::count(metrics::name::UNAVAILABLE, Some(("cause", "keys")))
+        }
+        _ => {}
+    }
+}
+
+/// A conditional write's outcome as the API answers it: the task is not
+/// there (404), or at another version than `If-Match` named (412).
+pub fn written<T>(outcome: Written<T>) -> Result<T, ApiError> {
+    match outcome {
+        Written::Done(value) => Ok(value),
+        Written::Missing => Err(ApiError::NotFound),
+        Written::Stale => Err(ApiError::PreconditionFailed),
+    }
+}
+
 /// API Gateway's request id when there is one (it matches the access
 /// log), else the Lambda invocation id.
 fn request_id(req: &Request) -> String {
@@ -78,7 +102,7 @@ fn request_id(req: &Request) -> String {
 pub fn path_param<'r>(req: &'r Request, name: &str) -> Result<&'r str, ApiError> {
     req.path_parameters_ref()
         .and_then(|p| p.first(name))
-        .ok_or_else(|| ApiError::Internal(format!("route has no `{name}` path parameter")))
+        .ok_or_else(|| ApiError::internal(format!("route has no `{name}` path parameter")))
 }
 
 /// `{task_id}`: a UUID in its canonical hyphenated form.
@@ -90,32 +114,4 @@ pub fn task_id(req: &Request) -> Result<Uuid, ApiError> {
         .then(|| Uuid::try_parse(raw).ok())
         .flatten()
         .ok_or_else(|| ApiError::bad_request("task_id: must be a UUID"))
-}
-
-/// Sets a header whose value we built; a value that cannot be a header
-/// (it cannot happen with encoded ids) is an internal error, not a panic.
-pub fn with_header(
-    mut response: Response<Body>,
-    name: header::HeaderName,
-    value: &str,
-) -> Result<Response<Body>, ApiError> {
-    let value = HeaderValue::from_str(value)
-        .map_err(|e| ApiError::Internal(format!("header {name}: {e}")))?;
-    response.headers_mut().insert(name, value);
-    Ok(response)
-}
-
-/// One task as JSON, with its `ETag`.
-pub fn task_response(status: StatusCode, task: &Task) -> Result<Response<Body>, ApiError> {
-    let response = response::json_text(status, task.to_json()?);
-    with_header(response, header::ETAG, &task.etag()?)
-}
-
-/// 304: the client's copy (`etag`) is current; no body.
-pub fn not_modified(etag: &str) -> Result<Response<Body>, ApiError> {
-    with_header(
-        response::empty(StatusCode::NOT_MODIFIED),
-        header::ETAG,
-        etag,
-    )
 }

@@ -1,13 +1,11 @@
 //! The one error type of the API and the one place it becomes a response.
 
-use crate::metrics;
 use lambda_http::{
     Body, Response,
     http::{HeaderValue, StatusCode, header},
 };
 
-/// Seconds a client should wait before retrying after a 503.
-const RETRY_AFTER_SECONDS: &str = "1";
+use crate::{db::DbError, response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -41,9 +39,9 @@ pub enum ApiError {
     /// The JWKS endpoint cannot be reached, so the token cannot be judged.
     #[error("the token signing keys are unavailable, retry shortly")]
     KeysUnavailable,
-    /// The cause is logged, never sent.
+    /// A bug of ours. The cause is logged, never sent.
     #[error("internal server error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Why a token was refused, as the `unauthorized` metric's dimension.
@@ -78,18 +76,31 @@ impl Refusal {
 }
 
 /// Storage knows no HTTP: its two failures become the API's here.
-impl From<crate::db::DbError> for ApiError {
-    fn from(e: crate::db::DbError) -> Self {
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
         match e {
-            crate::db::DbError::Unavailable => Self::Unavailable,
-            crate::db::DbError::Internal(cause) => Self::Internal(cause),
+            DbError::Unavailable => Self::Unavailable,
+            internal @ DbError::Internal(_) => Self::internal(internal),
         }
+    }
+}
+
+/// A header value we built that cannot be one: a bug.
+impl From<response::HeaderError> for ApiError {
+    fn from(e: response::HeaderError) -> Self {
+        Self::internal(e)
     }
 }
 
 impl ApiError {
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::BadRequest(detail.into())
+    }
+
+    /// A bug of ours, with its cause (an error, or a sentence saying what
+    /// cannot happen).
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
     }
 
     pub fn status(&self) -> StatusCode {
@@ -109,21 +120,10 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response<Body> {
-        match &self {
-            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
-            Self::Unauthorized { reason, .. } => metrics::count(
-                metrics::name::UNAUTHORIZED,
-                Some(("reason", reason.as_str())),
-            ),
-            Self::Unavailable => {
-                metrics::count(metrics::name::UNAVAILABLE, Some(("cause", "database")))
-            }
-            Self::KeysUnavailable => {
-                metrics::count(metrics::name::UNAVAILABLE, Some(("cause", "keys")))
-            }
-            _ => {}
+        if let Self::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
         }
-        let mut response = crate::response::json(
+        let mut response = response::json(
             self.status(),
             &serde_json::json!({ "detail": self.to_string() }),
         );
@@ -145,11 +145,40 @@ impl ApiError {
             Self::Unavailable | Self::KeysUnavailable | Self::IdempotencyKeyInProgress => {
                 headers.insert(
                     header::RETRY_AFTER,
-                    HeaderValue::from_static(RETRY_AFTER_SECONDS),
+                    HeaderValue::from_static(response::RETRY_AFTER_SECONDS),
                 );
             }
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_and_never_sends_it() {
+        let error = ApiError::from(DbError::internal("42P01: relation \"x\" does not exist"));
+        let cause = error.source().expect("a source").to_string();
+        assert!(cause.contains("42P01"), "{cause}");
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let Body::Text(body) = response.body() else {
+            panic!("a text body")
+        };
+        assert_eq!(body, r#"{"detail":"internal server error"}"#);
+    }
+
+    #[test]
+    fn an_unavailable_database_stays_a_503() {
+        let error = ApiError::from(DbError::Unavailable);
+        assert!(matches!(error, ApiError::Unavailable));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

@@ -5,10 +5,14 @@
 //! - a route's entry (auth first, span, log line): `endpoint`; the route
 //!   table: `routes`;
 //! - a rule of the contract: `validation` (bodies, task rules, query);
-//! - a query: `repository` (each beside its SQL, scoped by user id);
-//! - the one error type and its status codes: `error`;
+//! - a query: `repository` (each beside its SQL, scoped by user id),
+//!   answering in storage terms; remembered idempotency keys:
+//!   `idempotency::store`;
+//! - the one error type and its status codes: `error`; building a
+//!   response: `response`;
 //! - request headers: `etag` (versions), `idempotency` (safe retries);
-//! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`.
+//! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`;
+//! - what a function builds once at start: `state`.
 
 pub mod auth;
 pub mod config;
@@ -26,7 +30,6 @@ pub mod migrations;
 pub mod repository;
 pub mod response;
 pub mod routes;
-pub mod startup;
 pub mod state;
 pub mod task;
 pub mod telemetry;
@@ -39,7 +42,7 @@ pub use state::AppState;
 
 /// A function binary's whole `main`: logging, the state built once per
 /// execution environment (`$state` is an expression yielding a future of
-/// `Result<State, startup::StartupError>`), then `$handler(request, &state)` for
+/// `Result<State, state::StartupError>`), then `$handler(request, &state)` for
 /// every invocation, then its metrics flushed. One request at a time per environment: a
 /// current-thread runtime, no thread pool.
 #[macro_export]

@@ -1,10 +1,7 @@
 //! `TaskRepository`: every statement on tasks, each scoped by the owner's
-//! id (the second wall after the path check), beside the SQL it runs.
-
-use std::sync::{
-    Arc,
-    atomic::{AtomicU32, Ordering},
-};
+//! id (the second wall after the path check), beside the SQL it runs. It
+//! answers in storage terms (a task, none, another version) and `DbError`:
+//! what that means in HTTP is the handlers' to say.
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Row, types::Type};
@@ -12,19 +9,19 @@ use uuid::Uuid;
 
 use crate::{
     auth::UserId,
-    db::Database,
-    error::ApiError,
-    idempotency::{self, IdempotencyKey},
+    db::{Database, DbError},
     input::{ListQuery, NewTask, TaskChanges},
     task::{Page, Task},
 };
 
-/// The columns every statement returns, in the order `Task` reads them.
+/// The columns every statement returns, in the order `Task` reads them
+/// (`task::column`).
 macro_rules! task_columns {
     () => {
         "id, user_id, title, description, completed, created_at, updated_at"
     };
 }
+pub(crate) use task_columns;
 
 /// The versions (`updated_at`) a write may change; `None`: any.
 pub type Versions<'a> = Option<&'a [DateTime<Utc>]>;
@@ -38,13 +35,6 @@ pub const TASK_COLUMNS: &str = task_columns!();
 macro_rules! touch {
     () => {
         "updated_at = GREATEST(clock_timestamp(), updated_at + interval '1 microsecond')"
-    };
-}
-
-/// How long an `Idempotency-Key` is remembered.
-macro_rules! key_lifetime {
-    () => {
-        "interval '24 hours'"
     };
 }
 
@@ -73,69 +63,6 @@ pub mod sql {
         VALUES ($1, $2, $3, $4)
         RETURNING ",
         task_columns!()
-    );
-
-    /// A keyed POST seen before: the first 201's task rebuilt from the key
-    /// ($3, $4: the retry's title and description, the same as the first's
-    /// when the fingerprint $5 matches; a new task's `updated_at` is its
-    /// `created_at`), and whether it is the same task.
-    pub const REPLAY: &str = concat!(
-        "SELECT task_id, user_id, $3::text, $4::text, false, created_at, created_at,
-            fingerprint = $5 AS same_task
-        FROM idempotency_keys
-        WHERE user_id = $1 AND key = $2 AND created_at > now() - ",
-        key_lifetime!()
-    );
-
-    /// A keyed POST: claims the key ($5, fingerprint $6) and creates the
-    /// task in one statement, or neither. The transaction-scoped advisory
-    /// lock on (user, key) marks the request in progress: a concurrent one
-    /// does not wait, it reads `locked = false` (409). The lock ends with
-    /// the statement, so it is safe behind a transaction-mode pooler. An
-    /// unexpired key of the user (committed after the caller's `REPLAY`)
-    /// claims nothing, and the caller replays; an expired one is taken over.
-    pub const CREATE_ONCE: &str = concat!(
-        "WITH attempt AS (
-            SELECT pg_try_advisory_xact_lock(hashtext($2), hashtext($5)) AS locked
-        ),
-        owner AS (
-            INSERT INTO users (id) SELECT $2 FROM attempt WHERE locked
-            ON CONFLICT (id) DO NOTHING
-        ),
-        claimed AS (
-            INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, task_id)
-            SELECT $2, $5, $6, $1 FROM attempt WHERE locked
-            ON CONFLICT (user_id, key) DO UPDATE
-                SET fingerprint = EXCLUDED.fingerprint, task_id = EXCLUDED.task_id,
-                    created_at = EXCLUDED.created_at
-                WHERE k.created_at <= now() - ",
-        key_lifetime!(),
-        "
-            RETURNING task_id
-        ),
-        created AS (
-            INSERT INTO tasks (id, user_id, title, description)
-            SELECT task_id, $2, $3, $4 FROM claimed
-            RETURNING ",
-        task_columns!(),
-        "
-        )
-        SELECT created.*, attempt.locked FROM attempt LEFT JOIN created ON true"
-    );
-
-    /// Up to 100 expired keys, oldest first, of any user (they are nobody's
-    /// data any more, and nothing of them is returned). Rows another purge
-    /// holds are skipped, not waited for.
-    pub const PURGE_EXPIRED_KEYS: &str = concat!(
-        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM idempotency_keys
-            WHERE created_at <= now() - ",
-        key_lifetime!(),
-        "
-            ORDER BY created_at
-            LIMIT 100
-            FOR UPDATE SKIP LOCKED
-        ))"
     );
 
     pub const GET: &str = concat!(
@@ -170,32 +97,24 @@ pub mod sql {
         RETURNING id";
 }
 
-/// What a keyed POST did.
-pub enum Creation {
-    Created(Task),
-    /// The key's first 201, answered again.
-    Replayed(Task),
+/// What a conditional write did: it wrote (`Done`), or found no task of
+/// the user's (`Missing`), or found it at another version than those it
+/// may change (`Stale`).
+#[derive(Debug)]
+pub enum Written<T> {
+    Done(T),
+    Missing,
+    Stale,
 }
-
-/// Every how many keys claimed (per execution environment) expired keys
-/// are purged. Each purge removes up to 100, so more go than come
-/// (100 / 16 > 1): the table holds about a day of keys without any
-/// scheduler. Not every time: the purge costs about as much as the claim.
-const PURGE_EVERY: u32 = 16;
 
 #[derive(Clone)]
 pub struct TaskRepository {
     db: Database,
-    /// Keys claimed in this execution environment.
-    claimed: Arc<AtomicU32>,
 }
 
 impl TaskRepository {
     pub fn new(db: Database) -> Self {
-        Self {
-            db,
-            claimed: Arc::default(),
-        }
+        Self { db }
     }
 
     pub fn database(&self) -> &Database {
@@ -203,7 +122,7 @@ impl TaskRepository {
     }
 
     /// Newest first, filtered and paged by keyset.
-    pub async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Page, ApiError> {
+    pub async fn list(&self, user: &UserId, query: &ListQuery) -> Result<Page, DbError> {
         // One row more than asked tells whether another page follows.
         let fetch = query.limit as i64 + 1;
         let (after_time, after_id) = match query.after {
@@ -235,7 +154,7 @@ impl TaskRepository {
 
     /// Creates the task, and its owner's row on the owner's first write,
     /// in one statement.
-    pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, ApiError> {
+    pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, DbError> {
         // UUIDv7: ids sort by creation time.
         let id = Uuid::now_v7();
         let row = self
@@ -250,116 +169,25 @@ impl TaskRepository {
                 ],
             )
             .await?
-            .ok_or_else(|| ApiError::Internal("INSERT returned no row".into()))?;
+            .ok_or_else(|| DbError::internal("INSERT returned no row"))?;
         Ok(Task(row))
     }
 
-    /// `create` for a request with an `Idempotency-Key`: the first creates,
-    /// a retry of the same task replays the first 201 (for 24 hours),
-    /// another task under the key is a 422, and a request while the first
-    /// is still in progress a 409.
-    pub async fn create_once(
-        &self,
-        user: &UserId,
-        task: &NewTask,
-        key: &IdempotencyKey,
-    ) -> Result<Creation, ApiError> {
-        let fingerprint = idempotency::fingerprint(task);
-        // A retry is only read: it costs no more than the first request.
-        if let Some(replay) = self.replay(user, task, key, &fingerprint).await? {
-            return Ok(replay);
-        }
-        let id = Uuid::now_v7();
-        let row = self
-            .db
-            .query_opt(
-                sql::CREATE_ONCE,
-                &[
-                    (&id, Type::UUID),
-                    (&user.as_str(), Type::TEXT),
-                    (&task.title, Type::TEXT),
-                    (&task.description, Type::TEXT),
-                    (&key.as_str(), Type::TEXT),
-                    (&fingerprint.as_slice(), Type::BYTEA),
-                ],
-            )
-            .await?
-            .ok_or_else(|| ApiError::Internal("keyed INSERT returned no row".into()))?;
-        let read = |e: tokio_postgres::Error| ApiError::Internal(format!("keyed INSERT: {e}"));
-        if !row.try_get::<_, bool>(7).map_err(read)? {
-            return Err(ApiError::IdempotencyKeyInProgress);
-        }
-        if row.try_get::<_, Option<Uuid>>(0).map_err(read)?.is_some() {
-            if self
-                .claimed
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(PURGE_EVERY)
-            {
-                self.purge_expired_keys().await;
-            }
-            return Ok(Creation::Created(Task(row)));
-        }
-        // A request with this key finished after our first look.
-        self.replay(user, task, key, &fingerprint)
-            .await?
-            .ok_or_else(|| ApiError::Internal("idempotency key neither claimed nor found".into()))
-    }
-
-    /// The task is created: a failed purge is only logged (the next one
-    /// will do).
-    async fn purge_expired_keys(&self) {
-        if let Err(e) = self.db.query(sql::PURGE_EXPIRED_KEYS, &[]).await {
-            tracing::warn!(error = %e, "purging expired idempotency keys failed");
-        }
-    }
-
-    /// The key's first 201 if it is remembered and names the same task;
-    /// a 422 if it names another.
-    async fn replay(
-        &self,
-        user: &UserId,
-        task: &NewTask,
-        key: &IdempotencyKey,
-        fingerprint: &[u8; 32],
-    ) -> Result<Option<Creation>, ApiError> {
-        let row = self
-            .db
-            .query_opt(
-                sql::REPLAY,
-                &[
-                    (&user.as_str(), Type::TEXT),
-                    (&key.as_str(), Type::TEXT),
-                    (&task.title, Type::TEXT),
-                    (&task.description, Type::TEXT),
-                    (&fingerprint.as_slice(), Type::BYTEA),
-                ],
-            )
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let same_task: bool = row
-            .try_get(7)
-            .map_err(|e| ApiError::Internal(format!("idempotency key row: {e}")))?;
-        if !same_task {
-            return Err(ApiError::IdempotencyKeyReused);
-        }
-        Ok(Some(Creation::Replayed(Task(row))))
-    }
-
-    pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, ApiError> {
+    pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, DbError> {
         let params = [(&user.as_str() as _, Type::TEXT), (&id as _, Type::UUID)];
         let row = self.db.query_opt(sql::GET, &params).await?;
         Ok(row.map(Task))
     }
 
     /// Applies the fields that are set; the others keep their value. With
-    /// `versions`, only if the task is at one of them (else 412).
+    /// `versions`, only if the task is at one of them.
     pub async fn update(
         &self,
         user: &UserId,
         id: Uuid,
         changes: &TaskChanges,
         versions: Versions<'_>,
-    ) -> Result<Option<Task>, ApiError> {
+    ) -> Result<Written<Task>, DbError> {
         let set_description = changes.description.is_some();
         let description = changes.description.as_ref().and_then(Option::as_ref);
         let row = self
@@ -387,7 +215,7 @@ impl TaskRepository {
         id: Uuid,
         completed: bool,
         versions: Versions<'_>,
-    ) -> Result<Option<Task>, ApiError> {
+    ) -> Result<Written<Task>, DbError> {
         let changes = TaskChanges {
             completed: Some(completed),
             ..TaskChanges::default()
@@ -402,7 +230,7 @@ impl TaskRepository {
         user: &UserId,
         id: Uuid,
         versions: Versions<'_>,
-    ) -> Result<Option<Task>, ApiError> {
+    ) -> Result<Written<Task>, DbError> {
         let params = [
             (&user.as_str() as _, Type::TEXT),
             (&id as _, Type::UUID),
@@ -412,38 +240,68 @@ impl TaskRepository {
         Ok(self.written(user, id, row, versions).await?.map(Task))
     }
 
-    /// Whether a task was deleted.
     pub async fn delete(
         &self,
         user: &UserId,
         id: Uuid,
         versions: Versions<'_>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<Written<()>, DbError> {
         let params = [
             (&user.as_str() as _, Type::TEXT),
             (&id as _, Type::UUID),
             (&versions as _, Type::TIMESTAMPTZ_ARRAY),
         ];
         let row = self.db.query_opt(sql::DELETE, &params).await?;
-        Ok(self.written(user, id, row, versions).await?.is_some())
+        Ok(self.written(user, id, row, versions).await?.map(drop))
     }
 
     /// What a write returned. When a conditional one changed nothing, the
-    /// task is either not there (not found) or at another version (412);
-    /// reading it again only decides which: the write itself was atomic.
+    /// task is either not there or at another version; reading it again
+    /// only decides which: the write itself was atomic.
     async fn written(
         &self,
         user: &UserId,
         id: Uuid,
         row: Option<Row>,
         versions: Versions<'_>,
-    ) -> Result<Option<Row>, ApiError> {
-        match (row, versions) {
-            (Some(row), _) => Ok(Some(row)),
-            (None, Some(_)) if self.get(user, id).await?.is_some() => {
-                Err(ApiError::PreconditionFailed)
-            }
-            (None, _) => Ok(None),
+    ) -> Result<Written<Row>, DbError> {
+        Ok(match (row, versions) {
+            (Some(row), _) => Written::Done(row),
+            (None, Some(_)) if self.get(user, id).await?.is_some() => Written::Stale,
+            (None, _) => Written::Missing,
+        })
+    }
+}
+
+impl<T> Written<T> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
+        match self {
+            Self::Done(value) => Written::Done(f(value)),
+            Self::Missing => Written::Missing,
+            Self::Stale => Written::Stale,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TASK_COLUMNS;
+    use crate::task::column;
+
+    #[test]
+    fn task_columns_are_where_task_reads_them() {
+        let names: Vec<&str> = TASK_COLUMNS.split(", ").collect();
+        for (name, at) in [
+            ("id", column::ID),
+            ("user_id", column::USER_ID),
+            ("title", column::TITLE),
+            ("description", column::DESCRIPTION),
+            ("completed", column::COMPLETED),
+            ("created_at", column::CREATED_AT),
+            ("updated_at", column::UPDATED_AT),
+        ] {
+            assert_eq!(names.get(at), Some(&name), "{name}");
+        }
+        assert_eq!(names.len(), 7);
     }
 }

@@ -1,9 +1,10 @@
-//! Building responses: JSON bodies (always as text), empty ones, and the
-//! paths that `Location` and `Link` name.
+//! Building responses: JSON bodies (always as text), empty ones, the
+//! headers we set, and the paths that `Location` and `Link` name. Errors
+//! are not known here: `error` builds its answers with these.
 
 use lambda_http::{
     Body, Response,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderName, HeaderValue, StatusCode, header, header::InvalidHeaderValue},
 };
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
@@ -41,6 +42,47 @@ pub fn empty(status: StatusCode) -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = status;
     response
+}
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
+/// A header value we built that cannot be one (it cannot happen with
+/// encoded ids): an internal error, not a panic.
+#[derive(Debug, thiserror::Error)]
+#[error("header {name}: {source}")]
+pub struct HeaderError {
+    name: HeaderName,
+    source: InvalidHeaderValue,
+}
+
+/// Sets a header whose value we built.
+pub fn with_header(
+    mut response: Response<Body>,
+    name: HeaderName,
+    value: &str,
+) -> Result<Response<Body>, HeaderError> {
+    match HeaderValue::from_str(value) {
+        Ok(value) => {
+            response.headers_mut().insert(name, value);
+            Ok(response)
+        }
+        Err(source) => Err(HeaderError { name, source }),
+    }
+}
+
+/// A JSON body already written (a task, a page), with its `ETag`.
+pub fn tagged_json(
+    status: StatusCode,
+    text: String,
+    etag: &str,
+) -> Result<Response<Body>, HeaderError> {
+    with_header(json_text(status, text), header::ETAG, etag)
+}
+
+/// 304: the client's copy (`etag`) is current; no body.
+pub fn not_modified(etag: &str) -> Result<Response<Body>, HeaderError> {
+    with_header(empty(StatusCode::NOT_MODIFIED), header::ETAG, etag)
 }
 
 /// Characters left as they are in a path segment (RFC 3986 unreserved).

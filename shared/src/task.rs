@@ -8,10 +8,24 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::{cursor::Cursor, error::ApiError, etag, timestamp::Rfc3339Micros};
+use crate::{cursor::Cursor, db::DbError, etag, timestamp::Rfc3339Micros};
+
+/// Where each column is in a task's row: the order of
+/// `repository::TASK_COLUMNS`. Read by position, not by name: a name is
+/// looked up among the row's columns on every read, for every task of a
+/// page.
+pub mod column {
+    pub const ID: usize = 0;
+    pub const USER_ID: usize = 1;
+    pub const TITLE: usize = 2;
+    pub const DESCRIPTION: usize = 3;
+    pub const COMPLETED: usize = 4;
+    pub const CREATED_AT: usize = 5;
+    pub const UPDATED_AT: usize = 6;
+}
 
 /// A task as the database returned it (the columns of
-/// `repository::TASK_COLUMNS`, in that order). It is written to JSON
+/// `repository::TASK_COLUMNS`, at `column`'s positions). It is written to JSON
 /// straight from the row (`Task::to_json`), without copying its text into
 /// a struct first (BENCHMARKS.md measured the copies).
 pub struct Task(pub(crate) Row);
@@ -26,46 +40,48 @@ impl std::fmt::Debug for Task {
 }
 
 impl Task {
-    pub fn id(&self) -> Result<Uuid, ApiError> {
-        self.0.try_get(0).map_err(unreadable)
+    pub fn id(&self) -> Result<Uuid, DbError> {
+        self.0.try_get(column::ID).map_err(unreadable)
     }
 
     /// Its strong ETag: its version, `updated_at`.
-    pub fn etag(&self) -> Result<String, ApiError> {
-        Ok(etag::of_version(self.0.try_get(6).map_err(unreadable)?))
+    pub fn etag(&self) -> Result<String, DbError> {
+        Ok(etag::of_version(
+            self.0.try_get(column::UPDATED_AT).map_err(unreadable)?,
+        ))
     }
 
-    pub fn position(&self) -> Result<Cursor, ApiError> {
+    pub fn position(&self) -> Result<Cursor, DbError> {
         Ok(Cursor {
-            created_at: self.0.try_get(5).map_err(unreadable)?,
+            created_at: self.0.try_get(column::CREATED_AT).map_err(unreadable)?,
             id: self.id()?,
         })
     }
 }
 
 /// A column that does not read as its type is a bug in our SQL.
-fn unreadable(e: tokio_postgres::Error) -> ApiError {
-    ApiError::Internal(format!("reading a task row: {e}"))
+fn unreadable(e: tokio_postgres::Error) -> DbError {
+    DbError::internal(e)
 }
 
 impl Task {
     /// The task's JSON.
-    pub fn to_json(&self) -> Result<String, ApiError> {
+    pub fn to_json(&self) -> Result<String, DbError> {
         let mut out = String::with_capacity(256);
         self.fields()?.write_json(&mut out)?;
         Ok(out)
     }
 
-    fn fields(&self) -> Result<Fields<'_>, ApiError> {
+    fn fields(&self) -> Result<Fields<'_>, DbError> {
         let row = &self.0;
         Ok(Fields {
-            id: row.try_get(0).map_err(unreadable)?,
-            user_id: row.try_get(1).map_err(unreadable)?,
-            title: row.try_get(2).map_err(unreadable)?,
-            description: row.try_get(3).map_err(unreadable)?,
-            completed: row.try_get(4).map_err(unreadable)?,
-            created_at: row.try_get(5).map_err(unreadable)?,
-            updated_at: row.try_get(6).map_err(unreadable)?,
+            id: row.try_get(column::ID).map_err(unreadable)?,
+            user_id: row.try_get(column::USER_ID).map_err(unreadable)?,
+            title: row.try_get(column::TITLE).map_err(unreadable)?,
+            description: row.try_get(column::DESCRIPTION).map_err(unreadable)?,
+            completed: row.try_get(column::COMPLETED).map_err(unreadable)?,
+            created_at: row.try_get(column::CREATED_AT).map_err(unreadable)?,
+            updated_at: row.try_get(column::UPDATED_AT).map_err(unreadable)?,
         })
     }
 }
@@ -86,7 +102,7 @@ impl Fields<'_> {
     /// for it, with the keys, id and timestamps (which never need escaping)
     /// copied as they are, not escaped byte by byte (a list's JSON took
     /// half the instructions: BENCHMARKS.md, "The Lambda path").
-    fn write_json(&self, out: &mut String) -> Result<(), ApiError> {
+    fn write_json(&self, out: &mut String) -> Result<(), DbError> {
         out.push_str(r#"{"id":""#);
         out.push_str(
             self.id
@@ -116,9 +132,8 @@ impl Fields<'_> {
 }
 
 /// `text` as a JSON string (`json::write_string`).
-fn json_string(out: &mut String, text: &str) -> Result<(), ApiError> {
-    crate::json::write_string(out, text)
-        .map_err(|_| ApiError::Internal("writing a task's JSON".to_owned()))
+fn json_string(out: &mut String, text: &str) -> Result<(), DbError> {
+    crate::json::write_string(out, text).map_err(|_| DbError::internal("writing a task's JSON"))
 }
 
 /// One page of a listing, and where the next one starts if there is one.
@@ -138,7 +153,7 @@ impl Page {
     /// `max_bytes` (it always holds at least one task), its ETag, and the
     /// position the next page starts after, if any task follows.
     #[inline(never)] // a phase of its own in bench/lambda-path's profile
-    pub fn into_json(self, max_bytes: usize) -> Result<PageJson, ApiError> {
+    pub fn into_json(self, max_bytes: usize) -> Result<PageJson, DbError> {
         // Room for tasks of typical length up front, not doubling (and
         // copying) its way up to a large page.
         let mut body = String::with_capacity((self.tasks.len() * 320 + 2).min(max_bytes));

@@ -3,7 +3,7 @@
 
 use integration_tests::*;
 use serde_json::Value;
-use shared::repository::Creation;
+use shared::{idempotency::Creation, repository::Written};
 
 #[tokio::test]
 async fn listing_shows_only_the_callers_tasks() {
@@ -31,19 +31,18 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     let bob = app.state.auth.authenticate(&bearer("bob")).await.unwrap();
     let repo = &app.state.tasks;
     assert!(repo.get(&bob, id).await.unwrap().is_none());
-    assert!(
-        repo.toggle_completed(&bob, id, None)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        repo.set_completed(&bob, id, true, None)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(!repo.delete(&bob, id, None).await.unwrap());
+    assert!(matches!(
+        repo.toggle_completed(&bob, id, None).await.unwrap(),
+        Written::Missing
+    ));
+    assert!(matches!(
+        repo.set_completed(&bob, id, true, None).await.unwrap(),
+        Written::Missing
+    ));
+    assert!(matches!(
+        repo.delete(&bob, id, None).await.unwrap(),
+        Written::Missing
+    ));
     // Naming alice's version changes nothing either, and says nothing (not
     // a 412: bob learns no more than from an id that never existed).
     let etag = task["updated_at"]
@@ -52,13 +51,14 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
         .parse::<chrono::DateTime<chrono::Utc>>()
         .unwrap();
     let versions = Some(&[etag][..]);
-    assert!(
-        repo.toggle_completed(&bob, id, versions)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(!repo.delete(&bob, id, versions).await.unwrap());
+    assert!(matches!(
+        repo.toggle_completed(&bob, id, versions).await.unwrap(),
+        Written::Missing
+    ));
+    assert!(matches!(
+        repo.delete(&bob, id, versions).await.unwrap(),
+        Written::Missing
+    ));
     // Alice's idempotency key, with her very task, is another key for bob:
     // it creates bob's own task and replays nothing of hers.
     let key = shared::idempotency::IdempotencyKey::parse("alice-key").unwrap();
@@ -67,13 +67,14 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
         description: None,
     };
     let alice = app.state.auth.authenticate(&bearer("alice")).await.unwrap();
+    let keys = &app.state.idempotency;
     assert!(matches!(
-        repo.create_once(&alice, &new_task, &key).await.unwrap(),
+        keys.create_once(&alice, &new_task, &key).await.unwrap(),
         Creation::Created(_)
     ));
-    match repo.create_once(&bob, &new_task, &key).await.unwrap() {
+    match keys.create_once(&bob, &new_task, &key).await.unwrap() {
         Creation::Created(created) => assert_ne!(created.id().unwrap(), id),
-        Creation::Replayed(_) => panic!("bob got a replay of alice's key"),
+        other => panic!("bob got {other:?} with alice's key"),
     }
     assert_eq!(app.stored_tasks("bob").await, 1);
     assert_eq!(app.stored_tasks("alice").await, 2);

@@ -309,64 +309,72 @@ fn shared_module_graph() -> std::collections::BTreeMap<String, BTreeSet<String>>
         if module == "lib" {
             continue;
         }
-        let text = fs::read_to_string(&path).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap();
-        let deps = graph.entry(module.clone()).or_default();
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
-            let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
-                let mut depth = 0;
-                let end = group
-                    .char_indices()
-                    .find(|(_, c)| {
-                        match c {
-                            '{' => depth += 1,
-                            '}' if depth == 0 => return true,
-                            '}' => depth -= 1,
-                            _ => {}
-                        }
-                        false
-                    })
-                    .map_or(group.len(), |(i, _)| i);
-                let mut items = Vec::new();
-                let mut depth = 0;
-                let mut start = 0;
-                for (i, c) in group[..end].char_indices() {
-                    match c {
-                        '{' => depth += 1,
-                        '}' => depth -= 1,
-                        ',' if depth == 0 => {
-                            items.push(&group[start..i]);
-                            start = i + 1;
-                        }
-                        _ => {}
-                    }
-                }
-                items.push(&group[start..end]);
-                items
-            } else {
-                vec![rest]
-            };
-            for name in names {
-                let name: String = name
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                let name = match name.as_str() {
-                    "AppState" => "state".to_owned(),
-                    "ApiError" => "error".to_owned(),
-                    "" | "self" => continue,
-                    _ => name,
-                };
-                if name != module {
-                    deps.insert(name);
-                }
-            }
-        }
+        let mut names = shared_file_imports(relative.to_str().unwrap());
+        names.remove(&module);
+        graph.entry(module).or_default().extend(names);
     }
     graph
+}
+
+/// The modules of `shared` that one file of `shared/src` names
+/// (`crate::x`), from its source without its tests. Root re-exports count
+/// as their modules.
+fn shared_file_imports(path: &str) -> BTreeSet<String> {
+    let text = fs::read_to_string(root(&format!("shared/src/{path}"))).unwrap();
+    let code = text.split("#[cfg(test)]").next().unwrap();
+    let mut deps = BTreeSet::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        let names: Vec<&str> = if let Some(group) = rest.strip_prefix('{') {
+            let mut depth = 0;
+            let end = group
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => return true,
+                        '}' => depth -= 1,
+                        _ => {}
+                    }
+                    false
+                })
+                .map_or(group.len(), |(i, _)| i);
+            let mut items = Vec::new();
+            let mut depth = 0;
+            let mut start = 0;
+            for (i, c) in group[..end].char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        items.push(&group[start..i]);
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            items.push(&group[start..end]);
+            items
+        } else {
+            vec![rest]
+        };
+        for name in names {
+            let name: String = name
+                .trim()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let name = match name.as_str() {
+                "AppState" => "state".to_owned(),
+                "ApiError" => "error".to_owned(),
+                "" | "self" => continue,
+                _ => name,
+            };
+            deps.insert(name);
+        }
+    }
+    deps
 }
 
 /// A cycle in `graph`, if there is one.
@@ -416,6 +424,23 @@ fn shared_modules_have_no_import_cycles() {
         .or_default()
         .insert("repository".into());
     assert!(find_cycle(&with_cycle).is_some());
+}
+
+/// Storage answers in its own terms (`DbError`, a task or none, another
+/// version, a key in progress): the repository and the idempotency store
+/// never name the API's error, and the repository carries no idempotency.
+/// What a storage outcome means in HTTP, the handlers and `endpoint` say.
+#[test]
+fn storage_does_not_know_the_api_error() {
+    let graph = shared_module_graph();
+    assert!(graph["repository"].contains("db"), "{graph:?}");
+    assert!(!graph["repository"].contains("error"), "{graph:?}");
+    assert!(!graph["repository"].contains("idempotency"), "{graph:?}");
+    let store = shared_file_imports("idempotency/store.rs");
+    assert!(store.contains("db"), "{store:?}");
+    assert!(!store.contains("error"), "{store:?}");
+    // The check sees an import of the error where there is one.
+    assert!(shared_file_imports("idempotency/header.rs").contains("error"));
 }
 
 /// `bench/sql/*.sql` (what pgbench runs, to compare the API with its bare

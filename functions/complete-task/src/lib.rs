@@ -3,7 +3,7 @@
 //! with `If-Match`, 412 unless the task is at a version it names.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, etag, routes, validation};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, response, routes, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::COMPLETE_TASK, complete_task).await
@@ -17,7 +17,7 @@ async fn complete_task(
     let id = endpoint::task_id(&req)?;
     let versions = etag::if_match_versions(&req)?;
     let versions = versions.as_deref();
-    let task = match validation::completion(&req)? {
+    let written = match validation::completion(&req)? {
         None => state.tasks.toggle_completed(&user, id, versions).await?,
         Some(completed) => {
             state
@@ -26,5 +26,7 @@ async fn complete_task(
                 .await?
         }
     };
-    endpoint::task_response(StatusCode::OK, &task.ok_or(ApiError::NotFound)?)
+    let task = endpoint::written(written)?;
+    let body = task.to_json()?;
+    Ok(response::tagged_json(StatusCode::OK, body, &task.etag()?)?)
 }

@@ -6,8 +6,13 @@ use lambda_http::{
     http::{HeaderValue, StatusCode, header},
 };
 use shared::{
-    ApiError, AppState, auth::UserId, endpoint, idempotency, repository::Creation, response,
-    routes, task::Task, validation,
+    ApiError, AppState,
+    auth::UserId,
+    endpoint,
+    idempotency::{self, Creation},
+    response, routes,
+    task::Task,
+    validation,
 };
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
@@ -23,7 +28,7 @@ async fn create_task(
     let new_task = validation::new_task(&req)?;
     let creation = match &key {
         None => Creation::Created(state.tasks.create(&user, &new_task).await?),
-        Some(key) => state.tasks.create_once(&user, &new_task, key).await?,
+        Some(key) => state.idempotency.create_once(&user, &new_task, key).await?,
     };
     match creation {
         Creation::Created(task) => created(&user, &task),
@@ -34,14 +39,17 @@ async fn create_task(
                 .insert(idempotency::REPLAYED, HeaderValue::from_static("true"));
             Ok(response)
         }
+        Creation::InProgress => Err(ApiError::IdempotencyKeyInProgress),
+        Creation::Reused => Err(ApiError::IdempotencyKeyReused),
     }
 }
 
 fn created(user: &UserId, task: &Task) -> Result<Response<Body>, ApiError> {
     let location = format!("{}/{}", response::tasks_path(user.as_str()), task.id()?);
-    endpoint::with_header(
-        endpoint::task_response(StatusCode::CREATED, task)?,
+    let response = response::tagged_json(StatusCode::CREATED, task.to_json()?, &task.etag()?)?;
+    Ok(response::with_header(
+        response,
         header::LOCATION,
         &location,
-    )
+    )?)
 }

@@ -15,8 +15,7 @@ async fn delete_task(
 ) -> Result<Response<Body>, ApiError> {
     let id = endpoint::task_id(&req)?;
     let versions = etag::if_match_versions(&req)?;
-    if !state.tasks.delete(&user, id, versions.as_deref()).await? {
-        return Err(ApiError::NotFound);
-    }
+    let written = state.tasks.delete(&user, id, versions.as_deref()).await?;
+    endpoint::written(written)?;
     Ok(response::empty(StatusCode::NO_CONTENT))
 }

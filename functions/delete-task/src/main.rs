@@ -1,1 +1,1 @@
-shared::function_main!(shared::startup::task_state(), delete_task::handler);
+shared::function_main!(shared::state::task_state(), delete_task::handler);

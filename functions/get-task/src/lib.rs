@@ -2,7 +2,7 @@
 //! `ETag`; 304 when `If-None-Match` names it.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, etag, routes};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, response, routes};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::GET_TASK, get_task).await
@@ -22,7 +22,8 @@ async fn get_task(
         .ok_or(ApiError::NotFound)?;
     let current = task.etag()?;
     if if_none_match.is_some_and(|c| c.matches_weakly(&current)) {
-        return endpoint::not_modified(&current);
+        return Ok(response::not_modified(&current)?);
     }
-    endpoint::task_response(StatusCode::OK, &task)
+    let body = task.to_json()?;
+    Ok(response::tagged_json(StatusCode::OK, body, &current)?)
 }

@@ -19,9 +19,10 @@ async fn health(_req: Request, db: &Database) -> Result<Response<Body>, ApiError
                 StatusCode::SERVICE_UNAVAILABLE,
                 &json!({ "status": "unavailable" }),
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(response::RETRY_AFTER_SECONDS),
+            );
             response
         }
     })

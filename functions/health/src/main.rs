@@ -1,1 +1,1 @@
-shared::function_main!(shared::startup::health_state(), health::handler);
+shared::function_main!(shared::state::health_state(), health::handler);

@@ -30,10 +30,9 @@ async fn list_tasks(
         None,
     );
     if if_none_match.is_some_and(|c| c.matches_weakly(&page.etag)) {
-        return endpoint::not_modified(&page.etag);
+        return Ok(response::not_modified(&page.etag)?);
     }
-    let response = response::json_text(StatusCode::OK, page.body);
-    let response = endpoint::with_header(response, header::ETAG, &page.etag)?;
+    let response = response::tagged_json(StatusCode::OK, page.body, &page.etag)?;
     let Some(next) = page.next else {
         return Ok(response);
     };
@@ -48,5 +47,5 @@ async fn list_tasks(
         query.limit,
         next.encode(),
     );
-    endpoint::with_header(response, header::LINK, &link)
+    Ok(response::with_header(response, header::LINK, &link)?)
 }

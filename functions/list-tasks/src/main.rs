@@ -1,1 +1,1 @@
-shared::function_main!(shared::startup::task_state(), list_tasks::handler);
+shared::function_main!(shared::state::task_state(), list_tasks::handler);

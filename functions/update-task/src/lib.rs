@@ -2,7 +2,7 @@
 //! rest; with `If-Match`, 412 unless the task is at a version it names.
 
 use lambda_http::{Body, Request, Response, http::StatusCode};
-use shared::{ApiError, AppState, auth::UserId, endpoint, etag, routes, validation};
+use shared::{ApiError, AppState, auth::UserId, endpoint, etag, response, routes, validation};
 
 pub async fn handler(req: Request, state: &AppState) -> Response<Body> {
     endpoint::task_route(req, state, &routes::UPDATE_TASK, update_task).await
@@ -16,10 +16,11 @@ async fn update_task(
     let id = endpoint::task_id(&req)?;
     let versions = etag::if_match_versions(&req)?;
     let changes = validation::task_changes(&req)?;
-    let task = state
+    let written = state
         .tasks
         .update(&user, id, &changes, versions.as_deref())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    endpoint::task_response(StatusCode::OK, &task)
+        .await?;
+    let task = endpoint::written(written)?;
+    let body = task.to_json()?;
+    Ok(response::tagged_json(StatusCode::OK, body, &task.etag()?)?)
 }

@@ -1,1 +1,1 @@
-shared::function_main!(shared::startup::task_state(), update_task::handler);
+shared::function_main!(shared::state::task_state(), update_task::handler);

@@ -158,7 +158,7 @@ pub async fn call_function(
         "complete-task" => complete_task::handler(req, state).await,
         "health" => health::handler(req, state.tasks.database()).await,
         other => {
-            shared::ApiError::Internal(format!("no handler for function {other}")).into_response()
+            shared::ApiError::internal(format!("no handler for function {other}")).into_response()
         }
     }
 }

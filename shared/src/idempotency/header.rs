@@ -1,8 +1,6 @@
-//! Safe retries of POST: the `Idempotency-Key` header (IETF
+//! The `Idempotency-Key` header (IETF
 //! draft-ietf-httpapi-idempotency-key-header), and the fingerprint that
 //! tells a retry of the same task from a reuse of the key for another.
-//!
-//! The storage side (claim, replay, expiry) is `repository::create_once`.
 
 use lambda_http::{Request, http::HeaderName};
 use sha2::{Digest, Sha256};

@@ -1,0 +1,223 @@
+//! The remembered `Idempotency-Key`s: a keyed POST claims its key and
+//! creates its task in one statement, a retry replays the first 201, and
+//! expired keys are purged along the way. Scoped by user id, as every
+//! statement; it answers in storage terms, never HTTP.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU32, Ordering},
+};
+
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use super::header::{IdempotencyKey, fingerprint};
+use crate::{
+    auth::UserId,
+    db::{Database, DbError},
+    input::NewTask,
+    repository::task_columns,
+    task::{Task, column},
+};
+
+/// How long an `Idempotency-Key` is remembered.
+macro_rules! key_lifetime {
+    () => {
+        "interval '24 hours'"
+    };
+}
+
+/// The statements on keys (public, as the repository's are).
+pub mod sql {
+    use super::task_columns;
+
+    /// A keyed POST seen before: the first 201's task rebuilt from the key
+    /// ($3, $4: the retry's title and description, the same as the first's
+    /// when the fingerprint $5 matches; a new task's `updated_at` is its
+    /// `created_at`), and whether it is the same task.
+    pub const REPLAY: &str = concat!(
+        "SELECT task_id, user_id, $3::text, $4::text, false, created_at, created_at,
+            fingerprint = $5 AS same_task
+        FROM idempotency_keys
+        WHERE user_id = $1 AND key = $2 AND created_at > now() - ",
+        key_lifetime!()
+    );
+
+    /// A keyed POST: claims the key ($5, fingerprint $6) and creates the
+    /// task in one statement, or neither. The transaction-scoped advisory
+    /// lock on (user, key) marks the request in progress: a concurrent one
+    /// does not wait, it reads `locked = false` (409). The lock ends with
+    /// the statement, so it is safe behind a transaction-mode pooler. An
+    /// unexpired key of the user (committed after the caller's `REPLAY`)
+    /// claims nothing, and the caller replays; an expired one is taken over.
+    pub const CREATE_ONCE: &str = concat!(
+        "WITH attempt AS (
+            SELECT pg_try_advisory_xact_lock(hashtext($2), hashtext($5)) AS locked
+        ),
+        owner AS (
+            INSERT INTO users (id) SELECT $2 FROM attempt WHERE locked
+            ON CONFLICT (id) DO NOTHING
+        ),
+        claimed AS (
+            INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, task_id)
+            SELECT $2, $5, $6, $1 FROM attempt WHERE locked
+            ON CONFLICT (user_id, key) DO UPDATE
+                SET fingerprint = EXCLUDED.fingerprint, task_id = EXCLUDED.task_id,
+                    created_at = EXCLUDED.created_at
+                WHERE k.created_at <= now() - ",
+        key_lifetime!(),
+        "
+            RETURNING task_id
+        ),
+        created AS (
+            INSERT INTO tasks (id, user_id, title, description)
+            SELECT task_id, $2, $3, $4 FROM claimed
+            RETURNING ",
+        task_columns!(),
+        "
+        )
+        SELECT created.*, attempt.locked FROM attempt LEFT JOIN created ON true"
+    );
+
+    /// Up to 100 expired keys, oldest first, of any user (they are nobody's
+    /// data any more, and nothing of them is returned). Rows another purge
+    /// holds are skipped, not waited for.
+    pub const PURGE_EXPIRED_KEYS: &str = concat!(
+        "DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM idempotency_keys
+            WHERE created_at <= now() - ",
+        key_lifetime!(),
+        "
+            ORDER BY created_at
+            LIMIT 100
+            FOR UPDATE SKIP LOCKED
+        ))"
+    );
+}
+
+/// What a keyed POST did.
+#[derive(Debug)]
+pub enum Creation {
+    Created(Task),
+    /// The key's first 201, to be answered again.
+    Replayed(Task),
+    /// A request with this key is still being processed.
+    InProgress,
+    /// The key was used for a different task.
+    Reused,
+}
+
+/// Every how many keys claimed (per execution environment) expired keys
+/// are purged. Each purge removes up to 100, so more go than come
+/// (100 / 16 > 1): the table holds about a day of keys without any
+/// scheduler. Not every time: the purge costs about as much as the claim.
+const PURGE_EVERY: u32 = 16;
+
+#[derive(Clone)]
+pub struct IdempotencyStore {
+    db: Database,
+    /// Keys claimed in this execution environment.
+    claimed: Arc<AtomicU32>,
+}
+
+impl IdempotencyStore {
+    pub fn new(db: Database) -> Self {
+        Self {
+            db,
+            claimed: Arc::default(),
+        }
+    }
+
+    /// Creates the task under `key`: the first request creates, a retry of
+    /// the same task replays the first 201 (for 24 hours); another task
+    /// under the key, or a request while the first is still in progress,
+    /// creates nothing.
+    pub async fn create_once(
+        &self,
+        user: &UserId,
+        task: &NewTask,
+        key: &IdempotencyKey,
+    ) -> Result<Creation, DbError> {
+        let fingerprint = fingerprint(task);
+        // A retry is only read: it costs no more than the first request.
+        if let Some(replay) = self.replay(user, task, key, &fingerprint).await? {
+            return Ok(replay);
+        }
+        let id = Uuid::now_v7();
+        let row = self
+            .db
+            .query_opt(
+                sql::CREATE_ONCE,
+                &[
+                    (&id, Type::UUID),
+                    (&user.as_str(), Type::TEXT),
+                    (&task.title, Type::TEXT),
+                    (&task.description, Type::TEXT),
+                    (&key.as_str(), Type::TEXT),
+                    (&fingerprint.as_slice(), Type::BYTEA),
+                ],
+            )
+            .await?
+            .ok_or_else(|| DbError::internal("keyed INSERT returned no row"))?;
+        if !row
+            .try_get::<_, bool>("locked")
+            .map_err(DbError::internal)?
+        {
+            return Ok(Creation::InProgress);
+        }
+        let created = row.try_get::<_, Option<Uuid>>(column::ID);
+        if created.map_err(DbError::internal)?.is_some() {
+            if self
+                .claimed
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(PURGE_EVERY)
+            {
+                self.purge_expired_keys().await;
+            }
+            return Ok(Creation::Created(Task(row)));
+        }
+        // A request with this key finished after our first look.
+        self.replay(user, task, key, &fingerprint)
+            .await?
+            .ok_or_else(|| DbError::internal("idempotency key neither claimed nor found"))
+    }
+
+    /// The task is created: a failed purge is only logged (the next one
+    /// will do).
+    async fn purge_expired_keys(&self) {
+        if let Err(e) = self.db.query(sql::PURGE_EXPIRED_KEYS, &[]).await {
+            tracing::warn!(error = %e, "purging expired idempotency keys failed");
+        }
+    }
+
+    /// The key's first 201 if it is remembered and names the same task;
+    /// `Reused` if it names another.
+    async fn replay(
+        &self,
+        user: &UserId,
+        task: &NewTask,
+        key: &IdempotencyKey,
+        fingerprint: &[u8; 32],
+    ) -> Result<Option<Creation>, DbError> {
+        let row = self
+            .db
+            .query_opt(
+                sql::REPLAY,
+                &[
+                    (&user.as_str(), Type::TEXT),
+                    (&key.as_str(), Type::TEXT),
+                    (&task.title, Type::TEXT),
+                    (&task.description, Type::TEXT),
+                    (&fingerprint.as_slice(), Type::BYTEA),
+                ],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let same_task: bool = row.try_get("same_task").map_err(DbError::internal)?;
+        Ok(Some(if same_task {
+            Creation::Replayed(Task(row))
+        } else {
+            Creation::Reused
+        }))
+    }
+}
