@@ -185,14 +185,21 @@ async fn unknown_kids_cannot_make_the_api_hammer_the_auth_server() {
     assert_eq!(jwks.fetches(), 1, "no refetch within the minimum interval");
 }
 
-#[tokio::test]
-async fn an_unreachable_jwks_answers_503_then_recovers() {
-    // A port with nothing listening yet; the endpoint comes up later there.
+/// An app whose JWKS endpoint is a port with nothing listening yet, and
+/// that port.
+async fn app_with_unreachable_jwks() -> (TestApp, std::net::SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let ed = TestKey::generate(Algorithm::EdDSA, "ed");
     let app = app_with_jwks(&format!("http://{addr}/api/auth/jwks"), "30").await;
+    (app, addr)
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_answers_503_then_recovers() {
+    // The endpoint comes up later on that port.
+    let (app, addr) = app_with_unreachable_jwks().await;
+    let ed = TestKey::generate(Algorithm::EdDSA, "ed");
     let token = ed.sign(&claims("alice"));
 
     let response = app
@@ -229,6 +236,56 @@ async fn an_unreachable_jwks_answers_503_then_recovers() {
     // Once keys are held, an endpoint failure does not lock out their tokens.
     jwks.fail();
     assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+}
+
+/// A token that cannot be judged has no owner to compare with the path,
+/// and no caller whose input is worth reading: while its key set is
+/// unreachable, another user's path and a bad body are a 503 too, never a
+/// 403 or a 400 (docs/contract.md, "Status codes").
+#[tokio::test]
+async fn an_unreachable_jwks_is_503_before_403_and_400() {
+    let (app, _) = app_with_unreachable_jwks().await;
+    let unjudged = TestKey::generate(Algorithm::EdDSA, "ed").sign(&claims("alice"));
+    let judged = sign(claims("alice"));
+    let json = |request: reqwest::RequestBuilder, body: &'static str| {
+        request
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    // Each request, and what it is with a token that can be judged.
+    let requests = [
+        (
+            "another user's path",
+            app.http.get(app.url("/api/bob/tasks")),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "a bad body",
+            json(
+                app.http.post(app.url("/api/alice/tasks")),
+                r#"{"title": 42}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a bad task id",
+            app.http.get(app.url("/api/alice/tasks/not-a-uuid")),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "another user's path and a bad body",
+            json(app.http.put(app.url("/api/bob/tasks/not-a-uuid")), "{"),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (what, request, judged_status) in requests {
+        let again = request.try_clone().expect("a body in memory");
+        let response = request.bearer_auth(&unjudged).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{what}");
+        assert_eq!(response.headers()["retry-after"], "1", "{what}");
+        let response = again.bearer_auth(&judged).send().await.expect("send");
+        assert_eq!(response.status(), judged_status, "{what}, judged");
+    }
 }
 
 #[tokio::test]
