@@ -36,6 +36,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001", "create_users_and_tasks"),
     migration!(2, "0002", "create_idempotency_keys"),
+    migration!(3, "0003", "add_due_priority_labels"),
 ];
 
 /// Any key unique to this project.

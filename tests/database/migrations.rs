@@ -33,7 +33,13 @@ async fn tables(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
-const ALL_TABLES: [&str; 4] = ["idempotency_keys", "schema_migrations", "tasks", "users"];
+const ALL_TABLES: [&str; 5] = [
+    "idempotency_keys",
+    "schema_migrations",
+    "tasks",
+    "time_zones",
+    "users",
+];
 
 #[tokio::test]
 async fn up_down_up() {
@@ -43,11 +49,20 @@ async fn up_down_up() {
     assert!(ok && out.contains("up to date"), "{out}");
     let (ok, out) = migrate(&db.url, "status");
     assert!(
-        ok && out.contains("0001") && out.contains("0002") && !out.contains("pending"),
+        ok && out.contains("0001")
+            && out.contains("0002")
+            && out.contains("0003")
+            && !out.contains("pending"),
         "{out}"
     );
 
     // Down reverts one migration at a time, newest first.
+    let (ok, out) = migrate(&db.url, "down");
+    assert!(ok && out.contains("reverted 0003"), "{out}");
+    assert_eq!(
+        tables(&db).await,
+        ["idempotency_keys", "schema_migrations", "tasks", "users"]
+    );
     let (ok, out) = migrate(&db.url, "down");
     assert!(ok && out.contains("reverted 0002"), "{out}");
     assert_eq!(tables(&db).await, ["schema_migrations", "tasks", "users"]);
@@ -61,7 +76,9 @@ async fn up_down_up() {
 
     let (ok, out) = migrate(&db.url, "up");
     assert!(
-        ok && out.contains("applied 0001") && out.contains("applied 0002"),
+        ok && out.contains("applied 0001")
+            && out.contains("applied 0002")
+            && out.contains("applied 0003"),
         "{out}"
     );
     assert_eq!(tables(&db).await, ALL_TABLES);
