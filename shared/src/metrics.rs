@@ -4,9 +4,9 @@
 //! recorded, and logs stay readable.
 //!
 //! Written here rather than with `metrics` + `metrics_cloudwatch_embedded`:
-//! the zips were at 2.97 of their 3 MB budget, and what the API needs is a
-//! buffer and one `serde_json` document per dimension set (README, "Why
-//! each dependency"). Names, units and dimensions are `&'static str`: no
+//! the zips had no room to spare under their 3 MB budget, and what the API
+//! needs is a buffer and one `serde_json` document per dimension set
+//! (docs/design.md, "Metrics"). Names, units and dimensions are `&'static str`: no
 //! user id, title or token can become a metric or a dimension.
 //!
 //! The format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>

@@ -299,7 +299,7 @@ async fn keys_are_remembered_for_24_hours_then_forgotten() {
 }
 
 /// Every 16th key claimed in an execution environment purges up to 100
-/// expired keys (README "Decisions").
+/// expired keys (docs/design.md, "Idempotency keys").
 #[tokio::test]
 async fn keyed_writes_purge_expired_keys_without_a_scheduler() {
     let app = TestApp::spawn().await;

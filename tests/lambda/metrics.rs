@@ -1,6 +1,6 @@
 //! The real function binaries, under the Lambda runtime against a Runtime
 //! API of our own, write CloudWatch Embedded Metric Format lines that
-//! follow the specification, count what the README says they count, and
+//! follow the specification, count what docs/operations.md says they count, and
 //! carry no user data.
 //! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>
 

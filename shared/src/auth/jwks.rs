@@ -21,7 +21,7 @@ use serde::Deserialize;
 use crate::{config::JwksConfig, tls::Tls};
 
 /// After a failed fetch, the next one may come this soon: a token we cannot
-/// verify gets a 503 with `Retry-After: 1`, and the retry should find out.
+/// verify gets a 503 with `Retry-After`, and the retry should find out.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// A key set larger than this is not a key set.
