@@ -329,6 +329,13 @@ def svg(path):
         x0 = 10 + i * panel_w
         scale = max([v for _, v, _ in data] + [target or 0]) * 1.15
         parts.append(f'<text x="{x0}" y="50" font-weight="bold">{esc(title)}</text>')
+        bottom = top + len(data) * row_h
+        if target is not None:  # under the bars and their labels
+            tx = x0 + label_w + target / scale * bar_w
+            parts.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#c62828" '
+                         f'stroke-dasharray="5,4" stroke-width="1.5"/>')
+            parts.append(f'<text x="{tx:.1f}" y="{bottom + 16}" text-anchor="middle" fill="#c62828">'
+                         f'target {target}</text>')
         for j, (label, value, text) in enumerate(data):
             y = top + j * row_h
             w = value / scale * bar_w
@@ -337,14 +344,7 @@ def svg(path):
             parts.append(f'<rect x="{x0 + label_w}" y="{y + 2}" width="{w:.1f}" height="{row_h - 10}" fill="{color}"/>')
             parts.append(f'<text x="{x0 + label_w + w + 4:.1f}" y="{y + 15}" stroke="white" stroke-width="3" '
                          f'paint-order="stroke">{esc(text)}</text>')
-        bottom = top + len(data) * row_h
         parts.append(f'<line x1="{x0 + label_w}" y1="{top - 4}" x2="{x0 + label_w}" y2="{bottom}" stroke="#333"/>')
-        if target is not None:
-            tx = x0 + label_w + target / scale * bar_w
-            parts.append(f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#c62828" '
-                         f'stroke-dasharray="5,4" stroke-width="1.5"/>')
-            parts.append(f'<text x="{tx:.1f}" y="{bottom + 16}" text-anchor="middle" fill="#c62828">'
-                         f'target {target}</text>')
     if any(target is not None for _, target, _ in panels):
         parts.append(f'<text x="10" y="{height - 10}" fill="#555">green: target met; orange: missed. '
                      f'Same run, same database, data, tokens and oha loads for both stacks.</text>')

@@ -25,7 +25,7 @@ impl Rfc3339Micros {
         }
         // Chrono's fields written at fixed width into a buffer on the stack,
         // not `to_rfc3339_opts` (a String and the formatting machinery):
-        // BENCHMARKS.md measures the difference.
+        // a tenth of a list's instructions (measured in 9b317bd).
         let mut text = *b"0000-00-00T00:00:00.000000Z";
         for (range, value) in [
             (0..4, t.year().unsigned_abs()),
