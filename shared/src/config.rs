@@ -165,10 +165,14 @@ impl DbConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
         let url = required(src, "DATABASE_URL")?;
         // Parse now so a typo fails at start, with the variable named.
-        tokio_postgres::Config::from_str(&url).map_err(|e| ConfigError {
+        let pg = tokio_postgres::Config::from_str(&url).map_err(|e| ConfigError {
             name: "DATABASE_URL",
             reason: format!("not a valid PostgreSQL connection string ({e})"),
         })?;
+        let allow_plaintext = parsed(src, ALLOW_PLAINTEXT, false, |_: &bool| true)?;
+        if !allow_plaintext {
+            refuse_plaintext_to_remote(&pg)?;
+        }
         Ok(Self {
             url,
             pool_max_size: parsed(src, "DB_POOL_MAX_SIZE", 2, |n: &usize| *n >= 1)?,
@@ -240,6 +244,57 @@ impl JwksConfig {
     }
 }
 
+/// The variable that lets a non-loopback database be reached without
+/// `sslmode=require`: only on purpose (a private Docker network, a tunnel).
+pub const ALLOW_PLAINTEXT: &str = "DATABASE_ALLOW_PLAINTEXT";
+
+/// A database beyond this machine is reached over TLS, or not at all:
+/// tokio-postgres' default `sslmode=prefer` falls back to plaintext, which
+/// anyone on the path can force. Loopback (the literal `localhost`, an
+/// address in 127.0.0.0/8, `::1`) and Unix sockets are exempt; a name is
+/// never resolved to decide (DNS could lie), so `db.internal` needs TLS.
+fn refuse_plaintext_to_remote(pg: &tokio_postgres::Config) -> Result<(), ConfigError> {
+    use tokio_postgres::config::{Host, SslMode};
+    if pg.get_ssl_mode() == SslMode::Require {
+        return Ok(());
+    }
+    let is_loopback = |name: &str| {
+        name.eq_ignore_ascii_case("localhost")
+            || name
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let remote = pg
+        .get_hosts()
+        .iter()
+        .filter_map(|host| match host {
+            Host::Tcp(name) => (!is_loopback(name)).then(|| name.clone()),
+            #[cfg(unix)]
+            Host::Unix(_) => None,
+        })
+        .chain(
+            pg.get_hostaddrs()
+                .iter()
+                .filter(|ip| !ip.is_loopback())
+                .map(|ip| ip.to_string()),
+        )
+        .next();
+    let Some(host) = remote else { return Ok(()) };
+    let mode = match pg.get_ssl_mode() {
+        SslMode::Disable => "sslmode=disable",
+        _ => "no sslmode=require (the default, prefer, falls back to plaintext)",
+    };
+    Err(ConfigError {
+        name: "DATABASE_URL",
+        reason: format!(
+            "host `{host}` is not loopback and the URL has {mode}: add sslmode=require, \
+             or set {ALLOW_PLAINTEXT}=true to connect without TLS on purpose"
+        ),
+    })
+}
+
 fn optional(src: &impl Source, name: &str) -> Option<String> {
     src.get(name).filter(|v| !v.trim().is_empty())
 }
@@ -295,13 +350,13 @@ mod tests {
     fn missing_variable_is_named() {
         let err = Config::from_source(&source(&[("BETTER_AUTH_SECRET", "s")])).unwrap_err();
         assert_eq!(err.name, "DATABASE_URL");
-        let err = Config::from_source(&source(&[("DATABASE_URL", "postgres://h/db")])).unwrap_err();
+        let err = Config::from_source(&source(&[("DATABASE_URL", "postgres://h/db?sslmode=require")])).unwrap_err();
         assert_eq!(err.name, "BETTER_AUTH_SECRET");
     }
 
     #[test]
     fn jwks_url_alone_is_enough_and_must_be_http() {
-        let db = ("DATABASE_URL", "postgres://h/db");
+        let db = ("DATABASE_URL", "postgres://h/db?sslmode=require");
         let cfg = Config::from_source(&source(&[
             db,
             ("JWKS_URL", "https://auth.example.com/api/auth/jwks"),
@@ -319,7 +374,7 @@ mod tests {
     #[test]
     fn malformed_values_are_named() {
         let base = [
-            ("DATABASE_URL", "postgres://h/db"),
+            ("DATABASE_URL", "postgres://h/db?sslmode=require"),
             ("BETTER_AUTH_SECRET", "s"),
         ];
         for (name, value) in [
@@ -338,9 +393,56 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_database_needs_tls_unless_plaintext_is_allowed() {
+        let with = |url: &str, allow: Option<&str>| {
+            let mut pairs = vec![("DATABASE_URL", url), ("BETTER_AUTH_SECRET", "s")];
+            pairs.extend(allow.map(|v| (ALLOW_PLAINTEXT, v)));
+            DbConfig::from_source(&source(&pairs))
+        };
+        for remote in [
+            "postgres://db.example/tasks",
+            "postgres://db.example/tasks?sslmode=prefer",
+            "postgres://db.example/tasks?sslmode=disable",
+            "postgres://10.0.0.5/tasks?sslmode=prefer",
+            "postgres://172.17.0.1:5432/tasks?sslmode=disable",
+            "postgres://[2001:db8::1]/tasks",
+            // A name is never resolved, however local it sounds.
+            "postgres://localhost.example/tasks",
+            "postgres://db.internal,127.0.0.1/tasks",
+            "host=127.0.0.1 hostaddr=10.0.0.5 dbname=tasks",
+        ] {
+            let err = with(remote, None).unwrap_err();
+            assert_eq!(err.name, "DATABASE_URL", "{remote}");
+            assert!(
+                err.reason.contains("sslmode=require") && err.reason.contains(ALLOW_PLAINTEXT),
+                "{remote}: {err}"
+            );
+            assert!(with(remote, Some("true")).is_ok(), "{remote}");
+            assert_eq!(
+                with(remote, Some("yes")).unwrap_err().name,
+                ALLOW_PLAINTEXT,
+                "{remote}"
+            );
+            assert!(with(remote, Some("false")).is_err(), "{remote}");
+        }
+        for fine in [
+            "postgres://db.example/tasks?sslmode=require",
+            "postgres://localhost/tasks",
+            "postgres://LOCALHOST:5433/tasks?sslmode=disable",
+            "postgres://127.0.0.1/tasks?sslmode=disable",
+            "postgres://127.8.9.10/tasks",
+            "postgres://[::1]:5432/tasks?sslmode=prefer",
+            "host=/var/run/postgresql dbname=tasks",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/tasks",
+        ] {
+            assert!(with(fine, None).is_ok(), "{fine}: {:?}", with(fine, None));
+        }
+    }
+
+    #[test]
     fn defaults_apply_and_secrets_are_not_printed() {
         let cfg = Config::from_source(&source(&[
-            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("DATABASE_URL", "postgres://u:hunter2@h/db?sslmode=require"),
             ("BETTER_AUTH_SECRET", "topsecret"),
         ]))
         .unwrap();

@@ -37,7 +37,18 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001", "create_users_and_tasks"),
     migration!(2, "0002", "create_idempotency_keys"),
     migration!(3, "0003", "add_due_priority_labels"),
+    migration!(4, "0004", "create_app_role"),
+    migration!(5, "0005", "count_tasks_per_user"),
 ];
+
+/// The role the functions connect as (`migrations/0004`): rows of the
+/// API's tables only.
+pub const APP_ROLE: &str = "task_api_app";
+
+/// How long a migration waits for a table lock before it gives up: a
+/// migration queued behind a long query would otherwise make every request
+/// queue behind it (PostgreSQL grants locks in order).
+pub const LOCK_TIMEOUT: &str = "5s";
 
 /// Any key unique to this project.
 const LOCK_KEY: i64 = 0x7461_736b_5f61_7069; // "task_api"
@@ -118,6 +129,9 @@ async fn locked(client: &mut Client) -> Result<Transaction<'_>, tokio_postgres::
         &[(&LOCK_KEY, Type::INT8)],
     )
     .await?;
+    // After the advisory lock: a second deploy still waits for the first.
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        .await?;
     tx.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version     bigint PRIMARY KEY,

@@ -217,7 +217,7 @@ fn the_default_timeouts_fit_inside_the_lambda_timeout() {
     let template = template();
     let global = template["Globals"]["Function"]["Timeout"].as_i64();
     let defaults = shared::config::Config::from_source(&|name: &str| match name {
-        "DATABASE_URL" => Some("postgres://db.example/tasks".to_owned()),
+        "DATABASE_URL" => Some("postgres://db.example/tasks?sslmode=require".to_owned()),
         "JWKS_URL" => Some("https://auth.example/api/auth/jwks".to_owned()),
         _ => None,
     })

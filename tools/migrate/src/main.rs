@@ -1,15 +1,19 @@
-//! `migrate up | down | status`: applies all pending migrations, reverts
-//! the latest one, or lists them. Reads `DATABASE_URL`.
+//! `migrate up | down --yes | status`: applies all pending migrations,
+//! reverts the latest one (dropping its data: hence `--yes`), or lists
+//! them. Reads `DATABASE_URL`, which names the tables' owner: the
+//! functions connect as another role (`migrations/0003`).
 
 use std::process::ExitCode;
 
 use shared::{config::DbConfig, db, migrations};
+use tokio_postgres::error::SqlState;
 
-const USAGE: &str = "usage: migrate up | down | status   (reads DATABASE_URL)";
+const USAGE: &str = "usage: migrate up | down --yes | status   (reads DATABASE_URL)";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run(std::env::args().nth(1).as_deref()).await {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("migrate: {e}");
@@ -18,18 +22,39 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Option<&str>) -> Result<(), String> {
-    let command = command.ok_or(USAGE)?;
+async fn run(args: &[String]) -> Result<(), String> {
+    let (command, rest) = args.split_first().ok_or(USAGE)?;
+    let command = command.as_str();
     if !["up", "down", "status"].contains(&command) {
         return Err(format!("unknown command `{command}`\n{USAGE}"));
+    }
+    let confirmed = rest.iter().any(|a| a == "--yes");
+    if let Some(extra) = rest.iter().find(|a| *a != "--yes" || command != "down") {
+        return Err(format!("unexpected argument `{extra}`\n{USAGE}"));
+    }
+    if command == "down" && !confirmed {
+        return Err(format!(
+            "down reverts the latest migration and drops what it created, data included; \
+             run `migrate down --yes` to do it\n{USAGE}"
+        ));
     }
     let cfg = DbConfig::from_env().map_err(|e| e.to_string())?;
     let mut client = db::connect(&cfg)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let failed = |e: tokio_postgres::Error| {
-        e.as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.to_string())
+        let text = e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.to_string());
+        if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            format!(
+                "{text}\na table stayed locked by another session (a long query or open \
+                 transaction) for {}: nothing was changed; retry when it ends",
+                migrations::LOCK_TIMEOUT
+            )
+        } else {
+            text
+        }
     };
     match command {
         "up" => {
