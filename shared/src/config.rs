@@ -350,7 +350,11 @@ mod tests {
     fn missing_variable_is_named() {
         let err = Config::from_source(&source(&[("BETTER_AUTH_SECRET", "s")])).unwrap_err();
         assert_eq!(err.name, "DATABASE_URL");
-        let err = Config::from_source(&source(&[("DATABASE_URL", "postgres://h/db?sslmode=require")])).unwrap_err();
+        let err = Config::from_source(&source(&[(
+            "DATABASE_URL",
+            "postgres://h/db?sslmode=require",
+        )]))
+        .unwrap_err();
         assert_eq!(err.name, "BETTER_AUTH_SECRET");
     }
 

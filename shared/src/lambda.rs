@@ -4,8 +4,9 @@
 //! runtime; `invoke` does the same without it, so local-api and the tests
 //! see exactly the bytes Lambda would get.
 //!
-//! The event is read by lambda_http (`LambdaRequest`, then its own
-//! conversion into a request). The answer is not put through lambda_http's
+//! The event is read as raw JSON, checked and deserialised by `event` (so
+//! that one lambda_http cannot read still gets the API's 400), then
+//! converted into a request by lambda_http. The answer is not put through lambda_http's
 //! `IntoResponse`: for a text body that clones the headers, collects the
 //! body into fresh bytes, decodes them by the `charset` of `Content-Type`
 //! (encoding_rs and its tables, ~150 KB in every zip) and copies them once
@@ -16,6 +17,8 @@
 
 use std::{convert::Infallible, future::Future, pin::Pin};
 
+use serde_json::value::RawValue;
+
 use lambda_http::{
     Body, Context, Error, LambdaEvent, Request, RequestExt, Response,
     aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse},
@@ -24,6 +27,8 @@ use lambda_http::{
     request::LambdaRequest,
     service_fn,
 };
+
+use crate::event;
 
 /// Lambda refuses a synchronous response larger than this (its error
 /// names 6291556 bytes); API Gateway then answers 500.
@@ -35,13 +40,29 @@ where
     F: Fn(Request) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
-    lambda_runtime::run(service_fn(|event: LambdaEvent<LambdaRequest>| {
+    // The event as raw JSON: one lambda_http cannot read is still answered
+    // (`event`), where the runtime would fail the invocation.
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let LambdaEvent { payload, context } = event;
         // Boxed, as lambda_http's adapter boxes it: the handler's future
         // nested whole inside the runtime's loop is a type too deep for the
         // compiler to lay out.
         let answer: Pin<Box<dyn Future<Output = Response<Body>> + '_>> =
-            Box::pin(handler(request(payload, context)));
+            match event::read(payload.get()) {
+                Ok(event) => Box::pin(handler(request(
+                    LambdaRequest::ApiGatewayV2(event),
+                    context,
+                ))),
+                Err(refusal) => {
+                    tracing::warn!(
+                        request_id = context.request_id,
+                        status = refusal.status().as_u16(),
+                        detail = %refusal,
+                        "request"
+                    );
+                    Box::pin(std::future::ready(refusal.into_response()))
+                }
+            };
         async move { Ok::<_, Infallible>(document(answer.await)) }
     }))
     .await

@@ -21,6 +21,7 @@ pub mod db;
 pub mod endpoint;
 pub mod error;
 pub mod etag;
+pub mod event;
 pub mod idempotency;
 pub mod input;
 pub mod json;

@@ -62,7 +62,10 @@ async fn up_down_up() {
     let (ok, out) = migrate(&db.url, "down --force");
     assert!(!ok && out.contains("--force"), "{out}");
     let (ok, out) = migrate(&db.url, "status");
-    assert!(ok && !out.contains("pending"), "nothing was reverted: {out}");
+    assert!(
+        ok && !out.contains("pending"),
+        "nothing was reverted: {out}"
+    );
 
     // Down reverts one migration at a time, newest first.
     let (ok, out) = migrate(&db.url, "down --yes");

@@ -301,3 +301,140 @@ async fn every_log_line_of_a_request_names_its_request_id_and_route() {
         assert_eq!(span["route"], "GET /health", "{line}");
     }
 }
+
+/// Whatever API Gateway can deliver gets the API's own JSON answer: an
+/// event lambda_http cannot deserialize (a header HTTP forbids), or whose
+/// conversion into a request would panic, is a 400 naming the part at
+/// fault — never an invocation error — and the function goes on serving.
+/// JSON strings are Unicode, so a header value that is not UTF-8 arrives
+/// only as an array of bytes, which the event format also takes: it
+/// reaches the handler, which refuses it as any malformed key.
+#[tokio::test(flavor = "multi_thread")]
+async fn events_lambda_http_cannot_read_get_the_apis_own_400() {
+    use integration_tests::runtime_api::RuntimeApi;
+    let db = TestDb::new().await;
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(format!("create-task-{}.log", uuid::Uuid::now_v7()));
+    let _function = api.spawn_function(
+        &workspace().join("target/debug/create-task"),
+        &[],
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("BETTER_AUTH_SECRET", DEV_SECRET),
+        ],
+        &log,
+    );
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("events/create-task.json")).unwrap(),
+    )
+    .unwrap();
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut event = fixture.clone();
+        change(&mut event);
+        serde_json::to_vec(&event).unwrap()
+    };
+    let header =
+        |name: &'static str, value: Value| move |e: &mut Value| e["headers"][name] = value.clone();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "a control character in a header value",
+            with(&header("idempotency-key", "abc\u{1}def".into())),
+            "idempotency-key",
+        ),
+        (
+            "DEL in a header value",
+            with(&header("idempotency-key", "abc\u{7f}".into())),
+            "idempotency-key",
+        ),
+        (
+            "a control character in another header's value",
+            with(&header("x-note", "a\u{0}b".into())),
+            "x-note",
+        ),
+        (
+            "a control character in a header name",
+            with(&header("x-bad\u{1}name", "v".into())),
+            "header name x-bad\\u{1}name",
+        ),
+        (
+            "a space in a header name",
+            with(&header("bad name", "v".into())),
+            "header name bad name",
+        ),
+        (
+            "a header value that is not UTF-8",
+            with(&header(
+                "idempotency-key",
+                serde_json::json!([[0xff, 0x41]]),
+            )),
+            "Idempotency-Key",
+        ),
+        (
+            "no requestContext",
+            with(&|e| drop(e.as_object_mut().unwrap().remove("requestContext"))),
+            "request: the event is not an HTTP API request",
+        ),
+        (
+            "no HTTP method",
+            with(&|e| {
+                drop(
+                    e["requestContext"]["http"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("method"),
+                )
+            }),
+            "request: the event is not an HTTP API request",
+        ),
+        (
+            "not an object",
+            b"[1, 2, 3]".to_vec(),
+            "request: the event is not an HTTP API request",
+        ),
+        (
+            "a Host that makes no URL",
+            with(&header("host", "bad host".into())),
+            "Host",
+        ),
+        (
+            "a query string a URI cannot carry",
+            with(&|e| e["rawQueryString"] = "a=b c\u{e9}".into()),
+            "query string",
+        ),
+        (
+            "a body marked base64 that is not",
+            with(&|e| e["isBase64Encoded"] = true.into()),
+            "body",
+        ),
+    ];
+    for (case, event, named) in cases {
+        let document = api.invoke(&event).await;
+        let response: Value = serde_json::from_slice(&document)
+            .unwrap_or_else(|e| panic!("{case}: not a document ({e})"));
+        assert_eq!(response["statusCode"], 400, "{case}: {response}");
+        assert_eq!(
+            response["headers"]["content-type"], "application/json",
+            "{case}"
+        );
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(named), "{case}: {detail}");
+    }
+    // Still serving, and nothing was written.
+    let document = api.invoke(&serde_json::to_vec(&fixture).unwrap()).await;
+    let response: Value = serde_json::from_slice(&document).unwrap();
+    assert_eq!(response["statusCode"], 201, "{response}");
+    let client = db.client().await;
+    let tasks: i64 = client
+        .query_one("SELECT count(*) FROM tasks", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tasks, 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        !text.contains("abc\\u0001def") && !text.contains("abc\u{1}def"),
+        "{text}"
+    );
+}
