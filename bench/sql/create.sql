@@ -1,7 +1,9 @@
 -- POST /api/bench-new/tasks: TaskRepository::create (the user upsert folded in)
 WITH owner AS (
-    INSERT INTO users (id) VALUES ('bench-new') ON CONFLICT (id) DO NOTHING
+    INSERT INTO users AS u (id) VALUES ('bench-new')
+    ON CONFLICT (id) DO UPDATE SET task_count = u.task_count
+    RETURNING u.task_count
 )
 INSERT INTO tasks (id, user_id, title, description)
-VALUES (gen_random_uuid(), 'bench-new', 'Benchmark task', NULL)
+SELECT gen_random_uuid(), 'bench-new', 'Benchmark task', NULL FROM owner WHERE task_count < 2000000000
 RETURNING id, user_id, title, description, completed, created_at, updated_at;

@@ -125,7 +125,13 @@ pub struct JwksConfig {
 pub struct Config {
     pub db: DbConfig,
     pub auth: AuthConfig,
+    /// `MAX_TASKS_PER_USER`: past it, a create is refused (409).
+    pub max_tasks_per_user: i32,
 }
+
+/// The default of `MAX_TASKS_PER_USER`, and its bounds (`users.task_count`
+/// is an `integer`).
+pub const MAX_TASKS_PER_USER: (i32, std::ops::RangeInclusive<i32>) = (100_000, 1..=2_000_000_000);
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -150,9 +156,11 @@ impl Config {
     }
 
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
+        let (default, bounds) = MAX_TASKS_PER_USER;
         Ok(Self {
             db: DbConfig::from_source(src)?,
             auth: AuthConfig::from_source(src)?,
+            max_tasks_per_user: parsed(src, "MAX_TASKS_PER_USER", default, |n| bounds.contains(n))?,
         })
     }
 }
@@ -387,6 +395,8 @@ mod tests {
             ("DB_POOL_MAX_SIZE", "many"),
             ("DB_STATEMENT_TIMEOUT_MS", "-1"),
             ("JWT_LEEWAY_SECONDS", "1.5"),
+            ("MAX_TASKS_PER_USER", "0"),
+            ("MAX_TASKS_PER_USER", "2000000001"),
         ] {
             let mut pairs = base.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -451,6 +461,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(cfg.db.pool_max_size, 2);
+        assert_eq!(cfg.max_tasks_per_user, 100_000);
         assert_eq!(cfg.auth.leeway, Duration::from_secs(30));
         assert_eq!(cfg.auth.issuer, None);
         let printed = format!("{cfg:?}");

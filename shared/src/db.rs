@@ -5,7 +5,12 @@
 //! statement goes through `query_typed`: parameter types are sent with an
 //! unnamed statement in one round trip, and nothing outlives the statement.
 
-use std::{error::Error as _, str::FromStr, time::Duration};
+use std::{
+    error::Error as _,
+    str::FromStr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Object, Pool, PoolError, QueueMode, RecyclingMethod,
@@ -81,7 +86,13 @@ pub struct Database {
     statement_timeout: Duration,
     /// How a cancel request reaches the server: as connections do.
     cancel_tls: Option<MakeTlsConnector>,
+    /// The last `/health` round trip, shared by the pool's clones: when it
+    /// ended, and whether the database answered.
+    last_ping: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
+
+/// How long one `/health` round trip's outcome stands for the next calls.
+pub const PING_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Database {
     pub fn new(cfg: &DbConfig, tls: &Tls) -> Result<Self, DbSetupError> {
@@ -134,6 +145,7 @@ impl Database {
             pool,
             statement_timeout: cfg.statement_timeout,
             cancel_tls,
+            last_ping: Arc::default(),
         })
     }
 
@@ -208,9 +220,30 @@ impl Database {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
-    /// One round trip to the server, for `/health`.
+    /// One round trip to the server.
     pub async fn ping(&self) -> Result<(), DbError> {
         self.query("SELECT 1", &[]).await.map(drop)
+    }
+
+    /// `ping`'s outcome for `/health`, which needs no token: at most one
+    /// round trip per `PING_INTERVAL` per execution environment, so that
+    /// nobody can turn every call into a statement (or, with the database
+    /// down, a connection attempt). Calls in between, and calls waiting
+    /// while one is in flight, get its outcome (a failure as `Unavailable`).
+    pub async fn recent_ping(&self) -> Result<(), DbError> {
+        let mut last = self.last_ping.lock().await;
+        if let Some((at, answered)) = *last
+            && at.elapsed() < PING_INTERVAL
+        {
+            return if answered {
+                Ok(())
+            } else {
+                Err(DbError::Unavailable)
+            };
+        }
+        let outcome = self.ping().await;
+        *last = Some((Instant::now(), outcome.is_ok()));
+        outcome
     }
 
     async fn client(&self) -> Result<Object, DbError> {

@@ -4,11 +4,16 @@
 //! latency — never headers or bodies. Task routes go through `task_route`, which
 //! authenticates (401) and checks the path's owner (403) before the
 //! handler runs, and hands the handler the caller: a handler cannot forget
-//! the check, nor reorder it.
+//! the check, nor reorder it. Its answers are `Cache-Control: private,
+//! no-cache`; errors are `no-store` (`ApiError`).
 
 use std::time::Instant;
 
-use lambda_http::{Body, Request, RequestExt, Response, request::RequestContext};
+use lambda_http::{
+    Body, Request, RequestExt, Response,
+    http::{HeaderValue, header},
+    request::RequestContext,
+};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -54,7 +59,14 @@ pub async fn task_route(
     handle(req, state, route, async move |req, state: &AppState| {
         let owner = path_param(&req, "user_id")?;
         let user = state.auth.authorize(req.headers(), owner).await?;
-        work(req, state, user).await
+        let mut response = work(req, state, user).await?;
+        // One user's answer: a shared cache (a CDN put in front) never
+        // keeps it, and the browser revalidates (ETag) before reusing it.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        Ok(response)
     })
     .await
 }

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The `Idempotency-Key` was used for a different task.
     #[error("Idempotency-Key: this key was already used for a different task; use a new key")]
     IdempotencyKeyReused,
+    /// The caller stores the most tasks a user may (`MAX_TASKS_PER_USER`).
+    #[error("task limit reached: a user may store {0} tasks; delete some to create more")]
+    TaskLimitReached(i32),
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
     #[error("request body must be application/json")]
@@ -110,7 +113,10 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Self::IdempotencyKeyInProgress => StatusCode::CONFLICT,
+            // The collection's state forbids it, until the client changes
+            // it (deletes tasks): not a retry later (429), nor a matter of
+            // rights (403). Unlike a key in progress, no Retry-After.
+            Self::IdempotencyKeyInProgress | Self::TaskLimitReached(_) => StatusCode::CONFLICT,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -128,6 +134,8 @@ impl ApiError {
             &serde_json::json!({ "detail": self.to_string() }),
         );
         let headers = response.headers_mut();
+        // Nothing of an error is kept, by a CDN in front or the browser.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {
             Self::Unauthorized { reason, .. } => {
                 // RFC 6750 §3.1: no error code when no token was sent.

@@ -29,6 +29,22 @@ pub type Versions<'a> = Option<&'a [DateTime<Utc>]>;
 /// `task_columns!` as a constant, for readers outside this module.
 pub const TASK_COLUMNS: &str = task_columns!();
 
+/// Inserts the owner's row from `$source` (their id) or, when it exists,
+/// locks it, and returns its `task_count` as it is now (under the lock,
+/// past the statement's snapshot). A no-op `DO UPDATE`: `DO NOTHING` would
+/// neither lock the row nor return it.
+macro_rules! owner_locked {
+    ($source:literal) => {
+        concat!(
+            "INSERT INTO users AS u (id) ",
+            $source,
+            " ON CONFLICT (id) DO UPDATE SET task_count = u.task_count
+            RETURNING u.task_count"
+        )
+    };
+}
+pub(crate) use owner_locked;
+
 /// `updated_at` moves forward on every change, strictly, even when two
 /// changes fall in the same microsecond. A macro, so that the statements
 /// using it are still `&'static str` built at compile time.
@@ -55,12 +71,19 @@ pub mod sql {
         LIMIT $5"
     );
 
+    /// Creates the owner's row on their first write, and the task unless
+    /// they store $5 tasks already: no row then. The owner's row is locked
+    /// (`DO UPDATE`) and its `task_count` read as it is now, not as the
+    /// statement's snapshot saw it, so concurrent creates are counted one
+    /// after another; the trigger of `migrations/0005` counts the insert.
     pub const CREATE: &str = concat!(
         "WITH owner AS (
-            INSERT INTO users (id) VALUES ($2) ON CONFLICT (id) DO NOTHING
+            ",
+        owner_locked!("VALUES ($2)"),
+        "
         )
         INSERT INTO tasks (id, user_id, title, description)
-        VALUES ($1, $2, $3, $4)
+        SELECT $1, $2, $3, $4 FROM owner WHERE task_count < $5
         RETURNING ",
         task_columns!()
     );
@@ -110,11 +133,18 @@ pub enum Written<T> {
 #[derive(Clone)]
 pub struct TaskRepository {
     db: Database,
+    /// The most tasks one user may store.
+    max_tasks: i32,
 }
 
 impl TaskRepository {
-    pub fn new(db: Database) -> Self {
-        Self { db }
+    pub fn new(db: Database, max_tasks: i32) -> Self {
+        Self { db, max_tasks }
+    }
+
+    /// The most tasks one user may store (`MAX_TASKS_PER_USER`).
+    pub fn max_tasks(&self) -> i32 {
+        self.max_tasks
     }
 
     pub fn database(&self) -> &Database {
@@ -153,8 +183,8 @@ impl TaskRepository {
     }
 
     /// Creates the task, and its owner's row on the owner's first write,
-    /// in one statement.
-    pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Task, DbError> {
+    /// in one statement; `None` when the owner stores `max_tasks` already.
+    pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Option<Task>, DbError> {
         // UUIDv7: ids sort by creation time.
         let id = Uuid::now_v7();
         let row = self
@@ -166,11 +196,11 @@ impl TaskRepository {
                     (&user.as_str(), Type::TEXT),
                     (&task.title, Type::TEXT),
                     (&task.description, Type::TEXT),
+                    (&self.max_tasks, Type::INT4),
                 ],
             )
-            .await?
-            .ok_or_else(|| DbError::internal("INSERT returned no row"))?;
-        Ok(Task(row))
+            .await?;
+        Ok(row.map(Task))
     }
 
     pub async fn get(&self, user: &UserId, id: Uuid) -> Result<Option<Task>, DbError> {

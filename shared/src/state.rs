@@ -24,8 +24,8 @@ impl AppState {
         let db = Database::new(&config.db, &tls)?;
         Ok(Self {
             auth: Authenticator::new(&config.auth, &tls),
-            tasks: TaskRepository::new(db.clone()),
-            idempotency: IdempotencyStore::new(db),
+            tasks: TaskRepository::new(db.clone(), config.max_tasks_per_user),
+            idempotency: IdempotencyStore::new(db, config.max_tasks_per_user),
         })
     }
 

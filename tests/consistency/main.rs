@@ -465,6 +465,7 @@ fn bench_sql_is_the_repository_sql() {
                 "'bench-new'",
                 "'Benchmark task'",
                 "NULL",
+                "2000000000",
             ],
         ),
         ("get", sql::GET, &["'bench-2'", id]),

@@ -110,3 +110,82 @@ async fn requests_one_at_a_time_reuse_the_last_connection() {
         "one connection should serve them all: {one_at_a_time:?}"
     );
 }
+
+/// The per-user task limit is exact when creates race, keyed or not: of
+/// 30 concurrent creates against a limit of 7, exactly 7 are created and
+/// the others are 409 with a detail saying why (no Retry-After: waiting
+/// does not help, deleting does). The counter matches the rows, and a
+/// delete makes room for one more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_task_limit_holds_exactly_under_concurrent_creates() {
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("DB_POOL_TIMEOUT_MS".into(), "20000".into());
+        vars.insert("MAX_TASKS_PER_USER".into(), "7".into());
+    })
+    .await;
+    let create = |i: usize| {
+        let request = app
+            .request(Method::POST, "/api/u1/tasks", "u1")
+            .json(&serde_json::json!({ "title": format!("t{i}") }));
+        let request = if i % 2 == 0 {
+            request.header("idempotency-key", format!("key-{i}"))
+        } else {
+            request
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").cloned();
+            (status, retry_after, response.json::<Value>().await.unwrap())
+        }
+    };
+    let answers = join_all((0..30).map(create)).await;
+    let created = answers
+        .iter()
+        .filter(|(status, ..)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 7, "{answers:?}");
+    for (status, retry_after, body) in &answers {
+        if *status != StatusCode::CREATED {
+            assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+            assert!(retry_after.is_none(), "{body}");
+            let detail = body["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("task limit") && detail.contains('7'),
+                "{detail}"
+            );
+        }
+    }
+    let client = app.db.client().await;
+    let counts = async || -> (i64, i32) {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM tasks WHERE user_id = 'u1'), \
+                 (SELECT task_count FROM users WHERE id = 'u1')",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!(counts().await, (7, 7));
+
+    // Another user is not affected.
+    app.create("u2", "mine").await;
+    // A delete makes room for exactly one more.
+    let page: Value = app.get_json("/api/u1/tasks", "u1").await;
+    let id = page[0]["id"].as_str().unwrap();
+    let deleted = app
+        .request(Method::DELETE, &format!("/api/u1/tasks/{id}"), "u1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(counts().await, (6, 6));
+    let again = join_all((100..103).map(create)).await;
+    let statuses: Vec<_> = again.iter().map(|(status, ..)| status.as_u16()).collect();
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, [201, 409, 409], "{again:?}");
+    assert_eq!(counts().await, (7, 7));
+}

@@ -289,10 +289,10 @@ async fn a_migration_behind_a_long_transaction_fails_fast() {
     let db = TestDb::new().await;
     let (ok, out) = migrate(&db.url, "down --yes");
     assert!(ok && out.contains("reverted 0005"), "{out}");
-    // A long transaction that read users: 0005 alters that table.
+    // A long transaction that wrote to tasks: 0005 puts a trigger on it.
     let reader = connect(&direct(&db.url)).await;
     reader
-        .batch_execute("BEGIN; SELECT count(*) FROM users")
+        .batch_execute("BEGIN; DELETE FROM tasks")
         .await
         .unwrap();
     let started = std::time::Instant::now();

@@ -27,7 +27,10 @@ async fn create_task(
     let key = idempotency::key(&req)?;
     let new_task = validation::new_task(&req)?;
     let creation = match &key {
-        None => Creation::Created(state.tasks.create(&user, &new_task).await?),
+        None => match state.tasks.create(&user, &new_task).await? {
+            Some(task) => Creation::Created(task),
+            None => Creation::LimitReached,
+        },
         Some(key) => state.idempotency.create_once(&user, &new_task, key).await?,
     };
     match creation {
@@ -41,6 +44,7 @@ async fn create_task(
         }
         Creation::InProgress => Err(ApiError::IdempotencyKeyInProgress),
         Creation::Reused => Err(ApiError::IdempotencyKeyReused),
+        Creation::LimitReached => Err(ApiError::TaskLimitReached(state.tasks.max_tasks())),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::{
     auth::UserId,
     db::{Database, DbError},
     input::NewTask,
-    repository::task_columns,
+    repository::{owner_locked, task_columns},
     task::{Task, column},
 };
 
@@ -29,7 +29,7 @@ macro_rules! key_lifetime {
 
 /// The statements on keys (public, as the repository's are).
 pub mod sql {
-    use super::task_columns;
+    use super::{owner_locked, task_columns};
 
     /// A keyed POST seen before: the first 201's task rebuilt from the key
     /// ($3, $4: the retry's title and description, the same as the first's
@@ -44,7 +44,8 @@ pub mod sql {
     );
 
     /// A keyed POST: claims the key ($5, fingerprint $6) and creates the
-    /// task in one statement, or neither. The transaction-scoped advisory
+    /// task in one statement, or neither (also when the owner stores $7
+    /// tasks already: `within_limit` is false then). The transaction-scoped advisory
     /// lock on (user, key) marks the request in progress: a concurrent one
     /// does not wait, it reads `locked = false` (409). The lock ends with
     /// the statement, so it is safe behind a transaction-mode pooler. An
@@ -55,12 +56,13 @@ pub mod sql {
             SELECT pg_try_advisory_xact_lock(hashtext($2), hashtext($5)) AS locked
         ),
         owner AS (
-            INSERT INTO users (id) SELECT $2 FROM attempt WHERE locked
-            ON CONFLICT (id) DO NOTHING
+            ",
+        owner_locked!("SELECT $2 FROM attempt WHERE locked"),
+        "
         ),
         claimed AS (
             INSERT INTO idempotency_keys AS k (user_id, key, fingerprint, task_id)
-            SELECT $2, $5, $6, $1 FROM attempt WHERE locked
+            SELECT $2, $5, $6, $1 FROM owner WHERE task_count < $7
             ON CONFLICT (user_id, key) DO UPDATE
                 SET fingerprint = EXCLUDED.fingerprint, task_id = EXCLUDED.task_id,
                     created_at = EXCLUDED.created_at
@@ -76,7 +78,9 @@ pub mod sql {
         task_columns!(),
         "
         )
-        SELECT created.*, attempt.locked FROM attempt LEFT JOIN created ON true"
+        SELECT created.*, attempt.locked,
+            COALESCE((SELECT task_count < $7 FROM owner), true) AS within_limit
+        FROM attempt LEFT JOIN created ON true"
     );
 
     /// Up to 100 expired keys, oldest first, of any user (they are nobody's
@@ -105,6 +109,8 @@ pub enum Creation {
     InProgress,
     /// The key was used for a different task.
     Reused,
+    /// The owner stores the most tasks a user may; nothing was created.
+    LimitReached,
 }
 
 /// Every how many keys claimed (per execution environment) expired keys
@@ -116,22 +122,25 @@ const PURGE_EVERY: u32 = 16;
 #[derive(Clone)]
 pub struct IdempotencyStore {
     db: Database,
+    /// The most tasks one user may store.
+    max_tasks: i32,
     /// Keys claimed in this execution environment.
     claimed: Arc<AtomicU32>,
 }
 
 impl IdempotencyStore {
-    pub fn new(db: Database) -> Self {
+    pub fn new(db: Database, max_tasks: i32) -> Self {
         Self {
             db,
+            max_tasks,
             claimed: Arc::default(),
         }
     }
 
     /// Creates the task under `key`: the first request creates, a retry of
     /// the same task replays the first 201 (for 24 hours); another task
-    /// under the key, or a request while the first is still in progress,
-    /// creates nothing.
+    /// under the key, a request while the first is still in progress, or
+    /// one past the owner's task limit, creates nothing.
     pub async fn create_once(
         &self,
         user: &UserId,
@@ -155,6 +164,7 @@ impl IdempotencyStore {
                     (&task.description, Type::TEXT),
                     (&key.as_str(), Type::TEXT),
                     (&fingerprint.as_slice(), Type::BYTEA),
+                    (&self.max_tasks, Type::INT4),
                 ],
             )
             .await?
@@ -176,10 +186,16 @@ impl IdempotencyStore {
             }
             return Ok(Creation::Created(Task(row)));
         }
-        // A request with this key finished after our first look.
-        self.replay(user, task, key, &fingerprint)
-            .await?
-            .ok_or_else(|| DbError::internal("idempotency key neither claimed nor found"))
+        // A request with this key finished after our first look, or the
+        // owner is at the limit (and the key unclaimed).
+        let within_limit: bool = row.try_get("within_limit").map_err(DbError::internal)?;
+        match self.replay(user, task, key, &fingerprint).await? {
+            Some(replay) => Ok(replay),
+            None if !within_limit => Ok(Creation::LimitReached),
+            None => Err(DbError::internal(
+                "idempotency key neither claimed nor found",
+            )),
+        }
     }
 
     /// The task is created: a failed purge is only logged (the next one
