@@ -4,6 +4,7 @@
 //! operation sequences checked against a model.
 
 mod auth;
+mod caching;
 mod conditional;
 mod cors;
 mod fuzz;

@@ -138,6 +138,17 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
             check_log(name, &std::fs::read_to_string(&log).unwrap(), expected);
             let _ = std::fs::remove_file(&log);
             assert_eq!(response["statusCode"], expected, "{name}: {response}");
+            // A CDN in front never shares one user's answer; health is
+            // never kept.
+            let cache_control = if name == "health" {
+                "no-store"
+            } else {
+                "private, no-cache"
+            };
+            assert_eq!(
+                response["headers"]["cache-control"], cache_control,
+                "{name}: {response}"
+            );
             if name == "create-task" {
                 let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
                 task_id = body["id"].as_str().unwrap().to_owned();
@@ -416,6 +427,7 @@ async fn events_lambda_http_cannot_read_get_the_apis_own_400() {
             response["headers"]["content-type"], "application/json",
             "{case}"
         );
+        assert_eq!(response["headers"]["cache-control"], "no-store", "{case}");
         let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
         let detail = body["detail"].as_str().unwrap_or_default();
         assert!(detail.contains(named), "{case}: {detail}");
