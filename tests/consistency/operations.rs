@@ -115,11 +115,17 @@ fn the_api_writes_a_json_access_log_joinable_to_function_logs() {
         ("integration_latency_ms", "$context.integrationLatency"),
         ("error", "$context.error.message"),
         ("integration_error", "$context.integrationErrorMessage"),
+        // Who called, to find and block abuse.
+        ("source_ip", "$context.identity.sourceIp"),
+        ("user_agent", "$context.identity.userAgent"),
     ] {
         assert_eq!(format[field], variable, "{field}");
     }
-    // No user ids (in paths), addresses or tokens.
-    let text = format.to_string();
+    // No user ids (in paths), tokens, or identity beyond those two.
+    let text = format
+        .to_string()
+        .replace("$context.identity.sourceIp", "")
+        .replace("$context.identity.userAgent", "");
     for leak in [
         "$context.path",
         "identity",
@@ -219,4 +225,54 @@ fn x_ray_tracing_is_a_parameter_off_by_default() {
         &template["Globals"]["Function"]["Tracing"],
         "XRayTracing"
     ));
+}
+
+/// Every function's concurrency is reserved from one parameter (0: none),
+/// so that a flood is throttled by Lambda before it exhausts the
+/// database's connections; no function sets its own.
+#[test]
+fn function_concurrency_is_one_parameter() {
+    let template = template();
+    let parameter = &template["Parameters"]["FunctionConcurrency"];
+    assert_eq!(parameter["Type"].as_str(), Some("Number"));
+    assert!(parameter["Default"].as_i64().is_some_and(|n| n > 0));
+    let reserved = &template["Globals"]["Function"]["ReservedConcurrentExecutions"];
+    // `!If [Condition, !Ref FunctionConcurrency, !Ref AWS::NoValue]`
+    let choice = reserved.as_vec().expect("an !If");
+    let condition = choice[0].as_str().expect("a condition");
+    assert!(refers_to(&choice[1], "FunctionConcurrency"), "{choice:?}");
+    assert!(refers_to(&choice[2], "AWS::NoValue"), "{choice:?}");
+    let text = format!("{:?}", template["Conditions"][condition]);
+    assert!(
+        text.contains("FunctionConcurrency") && text.contains("Integer(0)"),
+        "{condition}: {text}"
+    );
+    for (name, function) in resources(&template, "AWS::Serverless::Function") {
+        assert!(
+            function["Properties"]["ReservedConcurrentExecutions"].is_badvalue(),
+            "{name} sets its own"
+        );
+    }
+}
+
+/// The limits a deploy sets: the per-user task limit reaches every
+/// function from its parameter; plaintext to the database stays refused
+/// unless the parameter says otherwise; the API throttles every route.
+#[test]
+fn the_abuse_limits_are_parameters_with_safe_defaults() {
+    let template = template();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let limit = &template["Parameters"]["MaxTasksPerUser"];
+    assert_eq!(limit["Default"].as_i64(), Some(100_000));
+    assert_eq!(limit["MinValue"].as_i64(), Some(1));
+    assert!(refers_to(&variables["MAX_TASKS_PER_USER"], "MaxTasksPerUser"));
+    let plaintext = &template["Parameters"]["DatabaseAllowPlaintext"];
+    assert_eq!(plaintext["Default"].as_str(), Some("false"));
+    assert!(refers_to(
+        &variables["DATABASE_ALLOW_PLAINTEXT"],
+        "DatabaseAllowPlaintext"
+    ));
+    let throttle = &template["Resources"]["TaskApi"]["Properties"]["DefaultRouteSettings"];
+    assert!(throttle["ThrottlingBurstLimit"].as_i64().is_some_and(|n| n > 0));
+    assert!(throttle["ThrottlingRateLimit"].as_i64().is_some_and(|n| n > 0));
 }
