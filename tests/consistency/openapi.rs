@@ -297,6 +297,26 @@ async fn every_documented_response_is_what_the_server_answers() {
                 )
                 .await;
             checker.check_reply(method, template, reused);
+            // 409: the task limit, on an API that allows one task.
+            let limited = TestApp::spawn_with(|vars| {
+                vars.insert("MAX_TASKS_PER_USER".into(), "1".into());
+            })
+            .await;
+            for expected in [201, 409] {
+                let reply = limited
+                    .send(
+                        m.clone(),
+                        &path,
+                        Some(&token),
+                        Some((
+                            Some("application/json"),
+                            json!({ "title": "one" }).to_string().into(),
+                        )),
+                    )
+                    .await;
+                assert_eq!(reply.status, expected, "{:?}", reply.json);
+                checker.check_reply(method, template, reply);
+            }
         }
         // Success last (DELETE removes the task).
         let url_path = if *method == "GET" && *template == LIST {
