@@ -265,7 +265,10 @@ fn the_abuse_limits_are_parameters_with_safe_defaults() {
     let limit = &template["Parameters"]["MaxTasksPerUser"];
     assert_eq!(limit["Default"].as_i64(), Some(100_000));
     assert_eq!(limit["MinValue"].as_i64(), Some(1));
-    assert!(refers_to(&variables["MAX_TASKS_PER_USER"], "MaxTasksPerUser"));
+    assert!(refers_to(
+        &variables["MAX_TASKS_PER_USER"],
+        "MaxTasksPerUser"
+    ));
     let plaintext = &template["Parameters"]["DatabaseAllowPlaintext"];
     assert_eq!(plaintext["Default"].as_str(), Some("false"));
     assert!(refers_to(
@@ -273,6 +276,14 @@ fn the_abuse_limits_are_parameters_with_safe_defaults() {
         "DatabaseAllowPlaintext"
     ));
     let throttle = &template["Resources"]["TaskApi"]["Properties"]["DefaultRouteSettings"];
-    assert!(throttle["ThrottlingBurstLimit"].as_i64().is_some_and(|n| n > 0));
-    assert!(throttle["ThrottlingRateLimit"].as_i64().is_some_and(|n| n > 0));
+    assert!(
+        throttle["ThrottlingBurstLimit"]
+            .as_i64()
+            .is_some_and(|n| n > 0)
+    );
+    assert!(
+        throttle["ThrottlingRateLimit"]
+            .as_i64()
+            .is_some_and(|n| n > 0)
+    );
 }

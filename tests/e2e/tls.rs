@@ -113,6 +113,69 @@ async fn functions_talk_to_postgres_over_verified_tls() {
     }
 }
 
+/// Over TLS, a server offering SCRAM-SHA-256-PLUS gets channel binding:
+/// tokio-postgres' default, `prefer`, is what a URL without
+/// `channel_binding` means, and `channel_binding=require` (which refuses a
+/// login without binding) connects through our TLS connector — so the
+/// binding is there to be had.
+#[tokio::test(flavor = "multi_thread")]
+async fn scram_logins_over_tls_are_bound_to_the_channel() {
+    use tokio_postgres::config::ChannelBinding;
+    let certs = Certificates::make();
+    let cluster = Cluster::start(Some(&certs.dir)).await;
+    let admin = shared::db::connect(&config_from(&vars(&cluster.url, Some(certs.ca()))).db)
+        .await
+        .expect("TLS connect");
+    admin
+        .batch_execute(
+            "SET password_encryption = 'scram-sha-256';
+             CREATE ROLE scram_user LOGIN PASSWORD 'scram-password'",
+        )
+        .await
+        .unwrap();
+    cluster.hba_first("hostssl all scram_user 127.0.0.1/32 scram-sha-256");
+    admin
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .unwrap();
+    let base = cluster
+        .url
+        .replace("postgres@", "scram_user:scram-password@");
+    for (query, binding) in [
+        ("", ChannelBinding::Prefer),
+        ("&channel_binding=require", ChannelBinding::Require),
+    ] {
+        let mut vars = vars(&base, Some(certs.ca()));
+        let url = format!("{}{query}", vars["DATABASE_URL"]);
+        let parsed: tokio_postgres::Config = url.parse().unwrap();
+        assert_eq!(parsed.get_channel_binding(), binding, "{url}");
+        vars.insert("DATABASE_URL".into(), url.clone());
+        let client = shared::db::connect(&config_from(&vars).db)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {}", chain(&e)));
+        let row = client
+            .query_one(
+                "SELECT current_user::text, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "scram_user");
+        assert!(row.get::<_, bool>(1), "{url}: not encrypted");
+    }
+    // The password is checked (the SCRAM line applies).
+    let mut wrong = vars(
+        &cluster.url.replace("postgres@", "scram_user:wrong@"),
+        Some(certs.ca()),
+    );
+    let url = format!("{}&channel_binding=require", wrong["DATABASE_URL"]);
+    wrong.insert("DATABASE_URL".into(), url);
+    let error = shared::db::connect(&config_from(&wrong).db)
+        .await
+        .expect_err("a wrong password");
+    assert!(chain(&error).contains("password"), "{}", chain(&error));
+}
+
 /// The JWKS client shares the database's TLS connector (one CA bundle
 /// parse per cold start, not two), so it trusts the system's roots plus
 /// `DATABASE_CA_FILE`: a key set served over HTTPS with a certificate from

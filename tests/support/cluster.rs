@@ -92,6 +92,14 @@ impl Cluster {
         };
     }
 
+    /// Puts `line` first in `pg_hba.conf` (so it wins over the trust
+    /// lines); takes effect at the next `SELECT pg_reload_conf()`.
+    pub fn hba_first(&self, line: &str) {
+        let path = self.data.join("pg_hba.conf");
+        let rest = std::fs::read_to_string(&path).expect("pg_hba.conf");
+        std::fs::write(&path, format!("{line}\n{rest}")).expect("write pg_hba.conf");
+    }
+
     /// Stops the server at once, as a crash would: no goodbye to clients.
     pub async fn kill(&self) {
         let data = self.data.to_str().expect("path");
