@@ -127,7 +127,7 @@ async fn the_task_limit_holds_exactly_under_concurrent_creates() {
         let request = app
             .request(Method::POST, "/api/u1/tasks", "u1")
             .json(&serde_json::json!({ "title": format!("t{i}") }));
-        let request = if i % 2 == 0 {
+        let request = if i.is_multiple_of(2) {
             request.header("idempotency-key", format!("key-{i}"))
         } else {
             request
