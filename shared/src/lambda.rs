@@ -28,7 +28,7 @@ use lambda_http::{
     service_fn,
 };
 
-use crate::event;
+use crate::{ApiError, event};
 
 /// Lambda refuses a synchronous response larger than this (its error
 /// names 6291556 bytes); API Gateway then answers 500.
@@ -53,19 +53,37 @@ where
                     LambdaRequest::ApiGatewayV2(event),
                     context,
                 ))),
-                Err(refusal) => {
-                    tracing::warn!(
-                        request_id = context.request_id,
-                        status = refusal.status().as_u16(),
-                        detail = %refusal,
-                        "request"
-                    );
-                    Box::pin(std::future::ready(refusal.into_response()))
-                }
+                Err(refusal) => Box::pin(std::future::ready(refused(refusal, &context))),
             };
         async move { Ok::<_, Infallible>(document(answer.await)) }
     }))
     .await
+}
+
+/// The answer to an event `event::read` refused, logged as a request is.
+fn refused(refusal: ApiError, context: &Context) -> Response<Body> {
+    tracing::warn!(
+        request_id = context.request_id,
+        status = refusal.status().as_u16(),
+        detail = %refusal,
+        "request"
+    );
+    refusal.into_response()
+}
+
+/// `invoke` for an event as raw JSON, read as `run` reads it: the document
+/// `run` would send, for any event.
+pub async fn invoke_raw<F, Fut>(event: &str, handler: F) -> Vec<u8>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    match event::read(event) {
+        Ok(event) => invoke(event, handler).await,
+        Err(refusal) => {
+            serde_json::to_vec(&document(refused(refusal, &Context::default()))).unwrap_or_default()
+        }
+    }
 }
 
 /// The Lambda response document for `event`, as the runtime would send it.
