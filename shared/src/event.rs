@@ -93,26 +93,33 @@ fn check_uri(event: &ApiGatewayV2httpRequest) -> Result<(), ApiError> {
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .or(event.request_context.domain_name.as_deref());
-    let path = path_with_stage(
-        event.request_context.stage.as_deref(),
-        event.raw_path.as_deref().unwrap_or_default(),
-    );
+    let scheme = event
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("https");
+    let raw_path = event.raw_path.as_deref().unwrap_or_default();
+    let query = event.raw_query_string.as_deref().unwrap_or_default();
+    if host.is_some_and(is_plain_host)
+        && matches!(scheme, "https" | "http")
+        && (raw_path.is_empty() || raw_path.starts_with('/'))
+        && query.bytes().all(|b| b.is_ascii_graphic())
+    {
+        // What API Gateway sends: the URL cannot fail to parse (only a
+        // host, a port or a scheme can make it fail, and a path that does
+        // not start with `/` can change the host), and its serialisation
+        // and such a query make a valid URI. The checks below parse as
+        // much again as lambda_http does; this spares them.
+        return Ok(());
+    }
+    let path = path_with_stage(event.request_context.stage.as_deref(), raw_path);
     let mut uri = match host {
         None => Url::parse(&format!("http://localhost{path}"))
             .map(|url| url.path().to_owned())
             .map_err(|_| ApiError::bad_request("path: not a valid URL path"))?,
-        Some(host) => {
-            let scheme = event
-                .headers
-                .get("x-forwarded-proto")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("https");
-            Url::parse(&format!("{scheme}://{host}{path}"))
-                .map_err(|_| {
-                    ApiError::bad_request("Host, X-Forwarded-Proto: do not make a valid URL")
-                })?
-                .to_string()
-        }
+        Some(host) => Url::parse(&format!("{scheme}://{host}{path}"))
+            .map_err(|_| ApiError::bad_request("Host, X-Forwarded-Proto: do not make a valid URL"))?
+            .to_string(),
     };
     if let Some(query) = event.raw_query_string.as_deref().filter(|q| !q.is_empty()) {
         uri.push('?');
@@ -121,6 +128,37 @@ fn check_uri(event: &ApiGatewayV2httpRequest) -> Result<(), ApiError> {
     Uri::try_from(uri)
         .map(drop)
         .map_err(|_| ApiError::bad_request("query string: holds a character a URI cannot carry"))
+}
+
+/// A host name the URL parser takes as it is: ASCII letters, digits, `-`
+/// and `.`, its last label starting with a letter (so it is not read as
+/// an IPv4 address), no IDNA (`xn--`) label, and an optional port up to
+/// 65535. Anything else takes the full check.
+fn is_plain_host(host: &str) -> bool {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65_535)
+    });
+    let last_label_ok = name
+        .rsplit('.')
+        .next()
+        .and_then(|label| label.bytes().next())
+        .is_some_and(|b| b.is_ascii_alphabetic());
+    port_ok
+        && last_label_ok
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !name.split('.').any(|label| {
+            label
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("xn--"))
+        })
 }
 
 /// lambda_http's path with the stage: `/{stage}` put in front unless the
@@ -133,5 +171,101 @@ fn path_with_stage(stage: Option<&str>, path: &str) -> String {
         None | Some("$default") => path.to_owned(),
         Some(stage) if path.starts_with(&format!("/{stage}/")) => path.to_owned(),
         Some(stage) => format!("/{stage}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every host the fast path takes, the URL parser takes too.
+    #[test]
+    fn plain_hosts_parse_as_urls() {
+        for host in [
+            "abc123defg.execute-api.eu-west-1.amazonaws.com",
+            "api.example.com:8443",
+            "localhost",
+            "LOCALHOST:3000",
+            "a..b",
+            "x",
+            "a-.b",
+        ] {
+            assert!(is_plain_host(host), "{host}");
+            assert!(Url::parse(&format!("https://{host}/p")).is_ok(), "{host}");
+        }
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "a.123",
+            "a.0x1f",
+            "xn--zz.com",
+            "a.XN--zz",
+            "bad host",
+            "a:99999",
+            "a:",
+            "a:1:2",
+            "[::1]",
+            "",
+            "caf\u{e9}.com",
+            "a/b",
+            "a@b",
+        ] {
+            assert!(!is_plain_host(host), "{host}");
+        }
+    }
+
+    fn event(change: impl FnOnce(&mut serde_json::Value)) -> String {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/get-task.json")).unwrap();
+        change(&mut event);
+        event.to_string()
+    }
+
+    #[test]
+    fn both_paths_agree_with_lambda_http() {
+        // Each of these converts without panicking (lambda_http's own
+        // conversion, run here) when `read` lets it through.
+        for change in [
+            |e: &mut serde_json::Value| e["headers"]["host"] = "127.0.0.1:3000".into(),
+            |e: &mut serde_json::Value| e["headers"]["host"] = "[::1]:3000".into(),
+            |e: &mut serde_json::Value| e["rawQueryString"] = "a=%20b&c=d".into(),
+            |e: &mut serde_json::Value| e["requestContext"]["stage"] = "dev".into(),
+            |e: &mut serde_json::Value| {
+                e["headers"].as_object_mut().unwrap().remove("host");
+            },
+        ] {
+            let json = event(change);
+            let read = read(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            let request =
+                lambda_http::Request::from(lambda_http::request::LambdaRequest::ApiGatewayV2(read));
+            assert!(
+                request.uri().path().contains("/tasks/"),
+                "{}",
+                request.uri()
+            );
+        }
+        // These take the full check: refused where lambda_http would
+        // panic, converted where it would not.
+        type Change = fn(&mut serde_json::Value);
+        let cases: [(Change, bool); 6] = [
+            (|e| e["headers"]["host"] = "a.123".into(), true),
+            (|e| e["headers"]["host"] = "a:99999".into(), true),
+            (|e| e["headers"]["x-forwarded-proto"] = "ht tp".into(), true),
+            (|e| e["rawQueryString"] = "a=b c".into(), true),
+            (|e| e["rawQueryString"] = "a=\u{e9}".into(), false),
+            (|e| e["rawPath"] = "@evil.example/x".into(), false),
+        ];
+        for (change, refused) in cases {
+            let json = event(change);
+            match read(&json) {
+                Ok(read) => {
+                    assert!(!refused, "{json}");
+                    let _ = lambda_http::Request::from(
+                        lambda_http::request::LambdaRequest::ApiGatewayV2(read),
+                    );
+                }
+                Err(e) => assert!(refused, "{json}: {e}"),
+            }
+        }
     }
 }
