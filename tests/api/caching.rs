@@ -4,7 +4,6 @@
 use integration_tests::*;
 use serde_json::json;
 
-
 /// What a cache (a CDN put in front, the browser) may keep: an answer for
 /// one user is `private, no-cache` (never shared; revalidated by its ETag
 /// before reuse), a 304 too; an error, and `/health`, are `no-store`. On
