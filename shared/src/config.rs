@@ -391,6 +391,14 @@ mod tests {
         ];
         for (name, value) in [
             ("DATABASE_URL", "postgres://h/db?sslmode=bogus"),
+            // Modes libpq knows and tokio-postgres does not: refused (on
+            // loopback, so only as malformed), not read as another mode.
+            ("DATABASE_URL", "postgres://127.0.0.1/db?sslmode=allow"),
+            ("DATABASE_URL", "postgres://127.0.0.1/db?sslmode=verify-ca"),
+            (
+                "DATABASE_URL",
+                "postgres://127.0.0.1/db?sslmode=verify-full",
+            ),
             ("DB_POOL_MAX_SIZE", "0"),
             ("DB_POOL_MAX_SIZE", "many"),
             ("DB_STATEMENT_TIMEOUT_MS", "-1"),
