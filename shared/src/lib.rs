@@ -12,6 +12,7 @@
 //!   response: `response`;
 //! - request headers: `etag` (versions), `idempotency` (safe retries);
 //! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`;
+//!   the words a task is found by: `search`;
 //! - what a function builds once at start: `state`.
 
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod migrations;
 pub mod repository;
 pub mod response;
 pub mod routes;
+pub mod search;
 pub mod state;
 pub mod task;
 pub mod telemetry;
