@@ -39,6 +39,10 @@ pub enum DbError {
     /// The database cannot be reached now, or is in a passing state.
     #[error("the database is unavailable")]
     Unavailable,
+    /// Input the database refused that validation cannot judge alone (a
+    /// time zone it does not know); the detail names the field, as a 400's.
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else: a bug in our SQL, or in how a row is read. The cause
     /// is logged, never sent.
     #[error("database error: {0}")]
@@ -48,6 +52,15 @@ pub enum DbError {
 impl DbError {
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(cause.into())
+    }
+
+    /// The server's error, when it refused the statement (a constraint,
+    /// a bad value): for the repository to tell input from bugs.
+    pub fn refusal(&self) -> Option<&tokio_postgres::error::DbError> {
+        match self {
+            Self::Internal(cause) => cause.downcast_ref::<Refused>()?.0.as_db_error(),
+            _ => None,
+        }
     }
 }
 

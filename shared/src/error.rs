@@ -83,6 +83,7 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable => Self::Unavailable,
+            DbError::Invalid(detail) => Self::BadRequest(detail),
             internal @ DbError::Internal(_) => Self::internal(internal),
         }
     }

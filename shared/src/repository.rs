@@ -4,21 +4,24 @@
 //! what that means in HTTP is the handlers' to say.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::{Row, types::Type};
+use tokio_postgres::{Row, error::SqlState, types::Type};
 use uuid::Uuid;
 
 use crate::{
     auth::UserId,
     db::{Database, DbError},
-    input::{ListQuery, NewTask, TaskChanges},
+    input::{Due, ListQuery, NewTask, TaskChanges},
+    search,
     task::{Page, Task},
+    validation,
 };
 
 /// The columns every statement returns, in the order `Task` reads them
 /// (`task::column`).
 macro_rules! task_columns {
     () => {
-        "id, user_id, title, description, completed, created_at, updated_at"
+        "id, user_id, title, description, completed, created_at, updated_at, \
+         due_date, due_at, time_zone, due_by, priority, labels"
     };
 }
 pub(crate) use task_columns;
@@ -82,8 +85,11 @@ pub mod sql {
         owner_locked!("VALUES ($2)"),
         "
         )
-        INSERT INTO tasks (id, user_id, title, description)
-        SELECT $1, $2, $3, $4 FROM owner WHERE task_count < $5
+        INSERT INTO tasks (id, user_id, title, description, due_date, due_at, time_zone,
+            priority, labels, title_words, description_words)
+        SELECT $1, $2, $3, $4, $6, $7, $8, $9, $10,
+            array_to_tsvector($11), array_to_tsvector($12)
+        FROM owner WHERE task_count < $5
         RETURNING ",
         task_columns!()
     );
@@ -98,7 +104,16 @@ pub mod sql {
         "UPDATE tasks SET
             title = COALESCE($3, title),
             description = CASE WHEN $4 THEN $5 ELSE description END,
-            completed = COALESCE($6, completed), ",
+            completed = COALESCE($6, completed),
+            due_date = CASE WHEN $8 THEN $9 ELSE due_date END,
+            due_at = CASE WHEN $8 THEN $10 ELSE due_at END,
+            time_zone = COALESCE($11, time_zone),
+            priority = COALESCE($12, priority),
+            labels = COALESCE($13, labels),
+            title_words = CASE WHEN $3 IS NULL THEN title_words
+                ELSE array_to_tsvector($14) END,
+            description_words = CASE WHEN $4 THEN array_to_tsvector($15)
+                ELSE description_words END, ",
         touch!(),
         " WHERE user_id = $1 AND id = $2
           AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7))
@@ -114,6 +129,9 @@ pub mod sql {
         RETURNING ",
         task_columns!()
     );
+
+    /// Whether the database knows a time zone name (a primary-key probe).
+    pub const TIME_ZONE_KNOWN: &str = "SELECT EXISTS (SELECT 1 FROM time_zones WHERE name = $1)";
 
     pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2
         AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
@@ -187,6 +205,8 @@ impl TaskRepository {
     pub async fn create(&self, user: &UserId, task: &NewTask) -> Result<Option<Task>, DbError> {
         // UUIDv7: ids sort by creation time.
         let id = Uuid::now_v7();
+        let (due_date, due_at) = Due::columns(task.due.as_ref());
+        let words = Words::of(task);
         let row = self
             .db
             .query_opt(
@@ -197,9 +217,22 @@ impl TaskRepository {
                     (&task.title, Type::TEXT),
                     (&task.description, Type::TEXT),
                     (&self.max_tasks, Type::INT4),
+                    (&due_date, Type::DATE),
+                    (&due_at, Type::TIMESTAMPTZ),
+                    (&task.time_zone, Type::TEXT),
+                    (&task.priority, Type::INT2),
+                    (&task.labels, Type::TEXT_ARRAY),
+                    (&words.title, Type::TEXT_ARRAY),
+                    (&words.description, Type::TEXT_ARRAY),
                 ],
             )
-            .await?;
+            .await
+            .map_err(|e| refused_input(e, Some(&task.time_zone)))?;
+        if row.is_none() {
+            // Past the limit nothing was inserted, so no foreign key judged
+            // the zone: a bad one is a 400 before the 409.
+            check_time_zone(&self.db, &task.time_zone).await?;
+        }
         Ok(row.map(Task))
     }
 
@@ -220,6 +253,11 @@ impl TaskRepository {
     ) -> Result<Written<Task>, DbError> {
         let set_description = changes.description.is_some();
         let description = changes.description.as_ref().and_then(Option::as_ref);
+        let set_due = changes.due.is_some();
+        let (due_date, due_at) = Due::columns(changes.due.as_ref().and_then(Option::as_ref));
+        let title_words = changes.title.as_deref().map(search::words);
+        let description_words = description.map_or_else(Vec::new, |d| search::words(d));
+        let time_zone = changes.time_zone.as_deref();
         let row = self
             .db
             .query_opt(
@@ -232,9 +270,25 @@ impl TaskRepository {
                     (&description, Type::TEXT),
                     (&changes.completed, Type::BOOL),
                     (&versions, Type::TIMESTAMPTZ_ARRAY),
+                    (&set_due, Type::BOOL),
+                    (&due_date, Type::DATE),
+                    (&due_at, Type::TIMESTAMPTZ),
+                    (&time_zone, Type::TEXT),
+                    (&changes.priority, Type::INT2),
+                    (&changes.labels, Type::TEXT_ARRAY),
+                    (&title_words, Type::TEXT_ARRAY),
+                    (&description_words, Type::TEXT_ARRAY),
                 ],
             )
-            .await?;
+            .await
+            .map_err(|e| refused_input(e, time_zone))?;
+        // No row: a bad zone is still a 400, before the 404 or 412 (the
+        // statement checked it against no row).
+        if row.is_none()
+            && let Some(zone) = time_zone
+        {
+            check_time_zone(&self.db, zone).await?;
+        }
         Ok(self.written(user, id, row, versions).await?.map(Task))
     }
 
@@ -303,6 +357,65 @@ impl TaskRepository {
     }
 }
 
+/// A task's search words (`search::words`), as the `text[]` the statements
+/// turn into `tsvector`s.
+pub(crate) struct Words {
+    pub title: Vec<String>,
+    pub description: Vec<String>,
+}
+
+impl Words {
+    pub fn of(task: &NewTask) -> Self {
+        Self {
+            title: search::words(&task.title),
+            description: task
+                .description
+                .as_deref()
+                .map_or_else(Vec::new, search::words),
+        }
+    }
+}
+
+/// A 400 naming `time_zone` unless the database knows `zone`. For the
+/// paths where a statement wrote no row, so no check ran; a write that
+/// stores the zone is checked by the foreign key at no extra cost.
+pub(crate) async fn check_time_zone(db: &Database, zone: &str) -> Result<(), DbError> {
+    let row = db
+        .query_opt(sql::TIME_ZONE_KNOWN, &[(&zone, Type::TEXT)])
+        .await?
+        .ok_or_else(|| DbError::internal("EXISTS returned no row"))?;
+    if row.try_get::<_, bool>(0).map_err(DbError::internal)? {
+        Ok(())
+    } else {
+        Err(DbError::Invalid(validation::unknown_time_zone(zone)))
+    }
+}
+
+/// The database's refusals that are the client's input, as the 400 naming
+/// its field; every other error as it is. The time zone is the one rule
+/// only the database can judge (its foreign key, or `task_due_by`'s 22023
+/// for a zone PostgreSQL does not know at all); the CHECKs repeat rules
+/// validation enforces first.
+pub(crate) fn refused_input(e: DbError, time_zone: Option<&str>) -> DbError {
+    let Some(refusal) = e.refusal() else { return e };
+    let code = refusal.code();
+    let field = match (code, refusal.constraint()) {
+        (&SqlState::FOREIGN_KEY_VIOLATION, Some("tasks_time_zone_fkey")) => "time_zone",
+        (&SqlState::INVALID_PARAMETER_VALUE, _) if refusal.message().contains("time zone") => {
+            "time_zone"
+        }
+        (&SqlState::CHECK_VIOLATION, Some("tasks_due_date_check" | "tasks_due_at_check")) => "due",
+        (&SqlState::CHECK_VIOLATION, Some("tasks_priority_check")) => "priority",
+        (&SqlState::CHECK_VIOLATION, Some("tasks_labels_check")) => "labels",
+        _ => return e,
+    };
+    DbError::Invalid(match (field, time_zone) {
+        ("time_zone", Some(zone)) => validation::unknown_time_zone(zone),
+        ("time_zone", None) => "time_zone: not an IANA time zone name".to_owned(),
+        (field, _) => format!("{field}: a value out of range"),
+    })
+}
+
 impl<T> Written<T> {
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
         match self {
@@ -329,9 +442,15 @@ mod tests {
             ("completed", column::COMPLETED),
             ("created_at", column::CREATED_AT),
             ("updated_at", column::UPDATED_AT),
+            ("due_date", column::DUE_DATE),
+            ("due_at", column::DUE_AT),
+            ("time_zone", column::TIME_ZONE),
+            ("due_by", column::DUE_BY),
+            ("priority", column::PRIORITY),
+            ("labels", column::LABELS),
         ] {
             assert_eq!(names.get(at), Some(&name), "{name}");
         }
-        assert_eq!(names.len(), 7);
+        assert_eq!(names.len(), column::COUNT);
     }
 }

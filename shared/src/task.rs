@@ -1,9 +1,9 @@
 //! A task: the row the database returns, its JSON form, and pages of them.
 
-use std::hash::Hasher;
+use std::{fmt::Write as _, hash::Hasher};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use siphasher::sip128::{Hasher128, SipHasher13};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -22,6 +22,14 @@ pub mod column {
     pub const COMPLETED: usize = 4;
     pub const CREATED_AT: usize = 5;
     pub const UPDATED_AT: usize = 6;
+    pub const DUE_DATE: usize = 7;
+    pub const DUE_AT: usize = 8;
+    pub const TIME_ZONE: usize = 9;
+    pub const DUE_BY: usize = 10;
+    pub const PRIORITY: usize = 11;
+    pub const LABELS: usize = 12;
+    /// How many columns a task's row has.
+    pub const COUNT: usize = 13;
 }
 
 /// A task as the database returned it (the columns of
@@ -82,6 +90,12 @@ impl Task {
             completed: row.try_get(column::COMPLETED).map_err(unreadable)?,
             created_at: row.try_get(column::CREATED_AT).map_err(unreadable)?,
             updated_at: row.try_get(column::UPDATED_AT).map_err(unreadable)?,
+            due_date: row.try_get(column::DUE_DATE).map_err(unreadable)?,
+            due_at: row.try_get(column::DUE_AT).map_err(unreadable)?,
+            time_zone: row.try_get(column::TIME_ZONE).map_err(unreadable)?,
+            due_by: row.try_get(column::DUE_BY).map_err(unreadable)?,
+            priority: row.try_get(column::PRIORITY).map_err(unreadable)?,
+            labels: row.try_get(column::LABELS).map_err(unreadable)?,
         })
     }
 }
@@ -95,6 +109,13 @@ struct Fields<'r> {
     completed: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// `due`: a date (answered as sent) or a moment, never both.
+    due_date: Option<NaiveDate>,
+    due_at: Option<DateTime<Utc>>,
+    time_zone: &'r str,
+    due_by: Option<DateTime<Utc>>,
+    priority: i16,
+    labels: Vec<&'r str>,
 }
 
 impl Fields<'_> {
@@ -126,9 +147,43 @@ impl Fields<'_> {
         Rfc3339Micros(self.created_at).write(out);
         out.push_str(r#"","updated_at":""#);
         Rfc3339Micros(self.updated_at).write(out);
-        out.push_str(r#""}"#);
+        out.push_str(r#"","due":"#);
+        match (self.due_date, self.due_at) {
+            (Some(date), _) => {
+                // `YYYY-MM-DD`: chrono pads years 1-9999 to four digits.
+                out.push('"');
+                write!(out, "{date}").map_err(|_| DbError::internal("writing a due date"))?;
+                out.push('"');
+            }
+            (None, Some(at)) => timestamp(out, at),
+            (None, None) => out.push_str("null"),
+        }
+        out.push_str(r#","time_zone":"#);
+        json_string(out, self.time_zone)?;
+        out.push_str(r#","due_by":"#);
+        match self.due_by {
+            Some(due_by) => timestamp(out, due_by),
+            None => out.push_str("null"),
+        }
+        out.push_str(r#","priority":"#);
+        out.push_str(itoa::Buffer::new().format(self.priority));
+        out.push_str(r#","labels":["#);
+        for (at, label) in self.labels.iter().enumerate() {
+            if at > 0 {
+                out.push(',');
+            }
+            json_string(out, label)?;
+        }
+        out.push_str("]}");
         Ok(())
     }
+}
+
+/// A timestamp as a JSON string.
+fn timestamp(out: &mut String, at: DateTime<Utc>) {
+    out.push('"');
+    Rfc3339Micros(at).write(out);
+    out.push('"');
 }
 
 /// `text` as a JSON string (`json::write_string`).
@@ -235,6 +290,11 @@ mod tests {
         completed: bool,
         created_at: String,
         updated_at: String,
+        due: Option<String>,
+        time_zone: &'a str,
+        due_by: Option<String>,
+        priority: i16,
+        labels: Vec<&'a str>,
     }
 
     #[test]
@@ -251,7 +311,20 @@ mod tests {
             let created_at = DateTime::from_timestamp_micros(times[i % 3]).expect("time");
             let updated_at = DateTime::from_timestamp_micros(times[(i + 1) % 3]).expect("time");
             let id = Uuid::from_u128(0x0192_0000_7000_8000_0000_0000_0000_0000 + i as u128);
-            for description in [None, Some(*text)] {
+            let dates = [(1, 1, 1), (2026, 12, 24), (9999, 12, 30)];
+            let (y, m, d) = dates[i % 3];
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("date");
+            let dues = [(None, None), (Some(date), None), (None, Some(updated_at))];
+            let cases = [None, Some(*text)]
+                .into_iter()
+                .flat_map(|description| dues.map(|due| (description, due)));
+            for (description, (due_date, due_at)) in cases {
+                let due_by = due_at.or(due_date.map(|_| created_at));
+                let labels = if description.is_some() {
+                    vec![*text, "home", "é ☃"]
+                } else {
+                    vec![]
+                };
                 let fields = Fields {
                     id,
                     user_id: text,
@@ -260,6 +333,12 @@ mod tests {
                     completed: i % 2 == 0,
                     created_at,
                     updated_at,
+                    due_date,
+                    due_at,
+                    time_zone: "America/Port-au-Prince",
+                    due_by,
+                    priority: (i % 4) as i16,
+                    labels: labels.clone(),
                 };
                 let mut written = String::new();
                 fields.write_json(&mut written).expect("written");
@@ -271,6 +350,13 @@ mod tests {
                     completed: i % 2 == 0,
                     created_at: Rfc3339Micros(created_at).text(),
                     updated_at: Rfc3339Micros(updated_at).text(),
+                    due: due_date
+                        .map(|d| d.format("%Y-%m-%d").to_string())
+                        .or(due_at.map(|t| Rfc3339Micros(t).text())),
+                    time_zone: "America/Port-au-Prince",
+                    due_by: due_by.map(|t| Rfc3339Micros(t).text()),
+                    priority: (i % 4) as i16,
+                    labels,
                 })
                 .expect("reference");
                 assert_eq!(written, reference);

@@ -62,10 +62,7 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     // Alice's idempotency key, with her very task, is another key for bob:
     // it creates bob's own task and replays nothing of hers.
     let key = shared::idempotency::IdempotencyKey::parse("alice-key").unwrap();
-    let new_task = shared::input::NewTask {
-        title: "alice's".into(),
-        description: None,
-    };
+    let new_task = shared::input::NewTask::new("alice's", None);
     let alice = app.state.auth.authenticate(&bearer("alice")).await.unwrap();
     let keys = &app.state.idempotency;
     assert!(matches!(

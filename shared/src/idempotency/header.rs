@@ -5,7 +5,12 @@
 use lambda_http::{Request, http::HeaderName};
 use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, input::NewTask};
+use chrono::Datelike;
+
+use crate::{
+    error::ApiError,
+    input::{DEFAULT_TIME_ZONE, Due, NewTask},
+};
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -76,22 +81,54 @@ fn unquote(rest: &str) -> Option<String> {
     None // no closing quote
 }
 
-/// SHA-256 of the validated task: a retry must send the same title and
-/// description. Each field is length-prefixed, so no two tasks share an
-/// encoding (and an absent description differs from an empty one).
+/// SHA-256 of the validated task, every writable field: a retry must send
+/// the same task. Each field is length-prefixed or tagged, so no two tasks
+/// share an encoding (an absent description differs from an empty one).
+/// A task whose due, zone, priority and labels are all at their defaults
+/// is hashed as before they existed, so keys remembered across that change
+/// still replay; any other adds a tail after the head, which is
+/// self-delimiting (length-prefixed), so the two never meet.
 pub fn fingerprint(task: &NewTask) -> [u8; 32] {
     let mut hash = Sha256::new();
-    hash.update((task.title.len() as u64).to_be_bytes());
-    hash.update(task.title.as_bytes());
+    text(&mut hash, &task.title);
     match &task.description {
         None => hash.update([0]),
         Some(d) => {
             hash.update([1]);
-            hash.update((d.len() as u64).to_be_bytes());
-            hash.update(d.as_bytes());
+            text(&mut hash, d);
+        }
+    }
+    let defaults = task.due.is_none()
+        && task.time_zone == DEFAULT_TIME_ZONE
+        && task.priority == 0
+        && task.labels.is_empty();
+    if !defaults {
+        hash.update(b"\x02v27");
+        match task.due {
+            None => hash.update([0]),
+            Some(Due::Date(date)) => {
+                hash.update([1]);
+                hash.update(date.num_days_from_ce().to_be_bytes());
+            }
+            Some(Due::At(at)) => {
+                hash.update([2]);
+                hash.update(at.timestamp_micros().to_be_bytes());
+            }
+        }
+        text(&mut hash, &task.time_zone);
+        hash.update(task.priority.to_be_bytes());
+        hash.update((task.labels.len() as u64).to_be_bytes());
+        for label in &task.labels {
+            text(&mut hash, label);
         }
     }
     hash.finalize().into()
+}
+
+/// A string, length-prefixed.
+fn text(hash: &mut Sha256, text: &str) {
+    hash.update((text.len() as u64).to_be_bytes());
+    hash.update(text.as_bytes());
 }
 
 #[cfg(test)]
@@ -135,9 +172,8 @@ mod tests {
 
     #[test]
     fn the_fingerprint_tells_tasks_apart() {
-        let task = |title: &str, description: Option<&str>| NewTask {
-            title: title.into(),
-            description: description.map(Into::into),
+        let task = |title: &str, description: Option<&str>| {
+            NewTask::new(title, description.map(Into::into))
         };
         let a = fingerprint(&task("ab", None));
         assert_eq!(a, fingerprint(&task("ab", None)));
@@ -149,5 +185,69 @@ mod tests {
         ] {
             assert_ne!(a, fingerprint(&other), "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_task_of_defaults_keeps_the_fingerprint_it_had_before_issue_27() {
+        // The encoding before `due`, `time_zone`, `priority`, `labels`.
+        let mut before = Sha256::new();
+        before.update(2u64.to_be_bytes());
+        before.update(b"ab");
+        before.update([1]);
+        before.update(1u64.to_be_bytes());
+        before.update(b"x");
+        let before: [u8; 32] = before.finalize().into();
+        assert_eq!(fingerprint(&NewTask::new("ab", Some("x".into()))), before);
+    }
+
+    #[test]
+    fn the_fingerprint_covers_every_writable_field() {
+        use chrono::{DateTime, NaiveDate};
+        let base = NewTask::new("ab", None);
+        let a = fingerprint(&base);
+        let date = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let at = DateTime::from_timestamp_micros(1_798_128_000_000_000).unwrap();
+        let variants = [
+            NewTask {
+                due: Some(Due::Date(date)),
+                ..base.clone()
+            },
+            NewTask {
+                due: Some(Due::At(at)),
+                ..base.clone()
+            },
+            NewTask {
+                time_zone: "Europe/Berlin".into(),
+                ..base.clone()
+            },
+            NewTask {
+                priority: 1,
+                ..base.clone()
+            },
+            NewTask {
+                labels: vec!["a".into()],
+                ..base.clone()
+            },
+            NewTask {
+                labels: vec!["a".into(), "b".into()],
+                ..base.clone()
+            },
+            NewTask {
+                labels: vec!["b".into(), "a".into()],
+                ..base.clone()
+            },
+            NewTask {
+                labels: vec!["ab".into()],
+                ..base.clone()
+            },
+        ];
+        let prints: Vec<[u8; 32]> = variants.iter().map(fingerprint).collect();
+        for (i, print) in prints.iter().enumerate() {
+            assert_ne!(*print, a, "{:?}", variants[i]);
+            for (j, other) in prints.iter().enumerate().skip(i + 1) {
+                assert_ne!(print, other, "{:?} / {:?}", variants[i], variants[j]);
+            }
+        }
+        assert_eq!(fingerprint(&variants[4].clone()), prints[4]);
     }
 }

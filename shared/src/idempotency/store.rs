@@ -15,8 +15,8 @@ use super::header::{IdempotencyKey, fingerprint};
 use crate::{
     auth::UserId,
     db::{Database, DbError},
-    input::NewTask,
-    repository::{owner_locked, task_columns},
+    input::{Due, NewTask},
+    repository::{Words, check_time_zone, owner_locked, refused_input, task_columns},
     task::{Task, column},
 };
 
@@ -32,11 +32,15 @@ pub mod sql {
     use super::{owner_locked, task_columns};
 
     /// A keyed POST seen before: the first 201's task rebuilt from the key
-    /// ($3, $4: the retry's title and description, the same as the first's
-    /// when the fingerprint $5 matches; a new task's `updated_at` is its
-    /// `created_at`), and whether it is the same task.
+    /// ($3, $4, $6-$10: the retry's fields, the same as the first's when
+    /// the fingerprint $5 matches; a new task's `updated_at` is its
+    /// `created_at`, its `due_by` what the same function computed), and
+    /// whether it is the same task. Rebuilt, not read from `tasks`: the
+    /// answer is the first 201's even when the task has changed since.
     pub const REPLAY: &str = concat!(
         "SELECT task_id, user_id, $3::text, $4::text, false, created_at, created_at,
+            $6::date, $7::timestamptz, $8::text, task_due_by($6, $7, $8),
+            $9::smallint, $10::text[],
             fingerprint = $5 AS same_task
         FROM idempotency_keys
         WHERE user_id = $1 AND key = $2 AND created_at > now() - ",
@@ -44,7 +48,8 @@ pub mod sql {
     );
 
     /// A keyed POST: claims the key ($5, fingerprint $6) and creates the
-    /// task in one statement, or neither (also when the owner stores $7
+    /// task ($3, $4, $8-$14 as `repository::sql::CREATE`'s $3, $4, $6-$12)
+    /// in one statement, or neither (also when the owner stores $7
     /// tasks already: `within_limit` is false then). The transaction-scoped advisory
     /// lock on (user, key) marks the request in progress: a concurrent one
     /// does not wait, it reads `locked = false` (409). The lock ends with
@@ -72,8 +77,11 @@ pub mod sql {
             RETURNING task_id
         ),
         created AS (
-            INSERT INTO tasks (id, user_id, title, description)
-            SELECT task_id, $2, $3, $4 FROM claimed
+            INSERT INTO tasks (id, user_id, title, description, due_date, due_at,
+                time_zone, priority, labels, title_words, description_words)
+            SELECT task_id, $2, $3, $4, $8, $9, $10, $11, $12,
+                array_to_tsvector($13), array_to_tsvector($14)
+            FROM claimed
             RETURNING ",
         task_columns!(),
         "
@@ -153,6 +161,8 @@ impl IdempotencyStore {
             return Ok(replay);
         }
         let id = Uuid::now_v7();
+        let (due_date, due_at) = Due::columns(task.due.as_ref());
+        let words = Words::of(task);
         let row = self
             .db
             .query_opt(
@@ -165,14 +175,25 @@ impl IdempotencyStore {
                     (&key.as_str(), Type::TEXT),
                     (&fingerprint.as_slice(), Type::BYTEA),
                     (&self.max_tasks, Type::INT4),
+                    (&due_date, Type::DATE),
+                    (&due_at, Type::TIMESTAMPTZ),
+                    (&task.time_zone, Type::TEXT),
+                    (&task.priority, Type::INT2),
+                    (&task.labels, Type::TEXT_ARRAY),
+                    (&words.title, Type::TEXT_ARRAY),
+                    (&words.description, Type::TEXT_ARRAY),
                 ],
             )
-            .await?
+            .await
+            .map_err(|e| refused_input(e, Some(&task.time_zone)))?
             .ok_or_else(|| DbError::internal("keyed INSERT returned no row"))?;
         if !row
             .try_get::<_, bool>("locked")
             .map_err(DbError::internal)?
         {
+            // Nothing was inserted, so no foreign key judged the zone: a
+            // bad one is a 400 before the 409.
+            check_time_zone(&self.db, &task.time_zone).await?;
             return Ok(Creation::InProgress);
         }
         let created = row.try_get::<_, Option<Uuid>>(column::ID);
@@ -191,7 +212,11 @@ impl IdempotencyStore {
         let within_limit: bool = row.try_get("within_limit").map_err(DbError::internal)?;
         match self.replay(user, task, key, &fingerprint).await? {
             Some(replay) => Ok(replay),
-            None if !within_limit => Ok(Creation::LimitReached),
+            None if !within_limit => {
+                // Nothing inserted: the zone is judged here, a 400 first.
+                check_time_zone(&self.db, &task.time_zone).await?;
+                Ok(Creation::LimitReached)
+            }
             None => Err(DbError::internal(
                 "idempotency key neither claimed nor found",
             )),
@@ -215,6 +240,7 @@ impl IdempotencyStore {
         key: &IdempotencyKey,
         fingerprint: &[u8; 32],
     ) -> Result<Option<Creation>, DbError> {
+        let (due_date, due_at) = Due::columns(task.due.as_ref());
         let row = self
             .db
             .query_opt(
@@ -225,14 +251,23 @@ impl IdempotencyStore {
                     (&task.title, Type::TEXT),
                     (&task.description, Type::TEXT),
                     (&fingerprint.as_slice(), Type::BYTEA),
+                    (&due_date, Type::DATE),
+                    (&due_at, Type::TIMESTAMPTZ),
+                    (&task.time_zone, Type::TEXT),
+                    (&task.priority, Type::INT2),
+                    (&task.labels, Type::TEXT_ARRAY),
                 ],
             )
-            .await?;
+            .await
+            .map_err(|e| refused_input(e, Some(&task.time_zone)))?;
         let Some(row) = row else { return Ok(None) };
         let same_task: bool = row.try_get("same_task").map_err(DbError::internal)?;
         Ok(Some(if same_task {
             Creation::Replayed(Task(row))
         } else {
+            // The first request's zone was known; this one's may not be:
+            // a bad one is a 400 before the 422.
+            check_time_zone(&self.db, &task.time_zone).await?;
             Creation::Reused
         }))
     }

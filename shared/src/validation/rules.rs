@@ -4,10 +4,10 @@
 use lambda_http::Request;
 use serde::{Deserialize, Deserializer};
 
-use super::body::json_body;
+use super::{body::json_body, fields};
 use crate::{
     error::ApiError,
-    input::{NewTask, TaskChanges},
+    input::{DEFAULT_TIME_ZONE, NewTask, TaskChanges},
 };
 
 pub const MAX_TITLE_CHARS: usize = 255;
@@ -21,6 +21,15 @@ struct CreateBody {
     title: String,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default)]
+    due: Option<String>,
+    // `null` is no zone and no priority: a 400, as on PUT.
+    #[serde(default, deserialize_with = "present")]
+    time_zone: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    priority: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    labels: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +41,14 @@ struct UpdateBody {
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     completed: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    due: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    time_zone: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    priority: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
+    labels: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -52,25 +69,49 @@ pub fn new_task(req: &Request) -> Result<NewTask, ApiError> {
     Ok(NewTask {
         title: title(&body.title)?,
         description: body.description.map(description).transpose()?,
+        due: body.due.as_deref().map(fields::due).transpose()?,
+        time_zone: match body.time_zone {
+            Some(zone) => fields::time_zone(zone)?,
+            None => DEFAULT_TIME_ZONE.to_owned(),
+        },
+        priority: body
+            .priority
+            .map(fields::priority)
+            .transpose()?
+            .unwrap_or(0),
+        labels: body
+            .labels
+            .map(fields::labels)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
 pub fn task_changes(req: &Request) -> Result<TaskChanges, ApiError> {
     let body: UpdateBody =
         json_body(req)?.ok_or_else(|| ApiError::bad_request("request body is required"))?;
-    if body.title.is_none() && body.description.is_none() && body.completed.is_none() {
-        return Err(ApiError::bad_request(
-            "request body must set at least one of title, description, completed",
-        ));
-    }
-    Ok(TaskChanges {
+    let changes = TaskChanges {
         title: body.title.as_deref().map(title).transpose()?,
         description: body
             .description
             .map(|d| d.map(description).transpose())
             .transpose()?,
         completed: body.completed,
-    })
+        due: body
+            .due
+            .map(|d| d.as_deref().map(fields::due).transpose())
+            .transpose()?,
+        time_zone: body.time_zone.map(fields::time_zone).transpose()?,
+        priority: body.priority.map(fields::priority).transpose()?,
+        labels: body.labels.map(fields::labels).transpose()?,
+    };
+    if changes == TaskChanges::default() {
+        return Err(ApiError::bad_request(
+            "request body must set at least one of title, description, completed, \
+             due, time_zone, priority, labels",
+        ));
+    }
+    Ok(changes)
 }
 
 /// PATCH `/complete`: `None` (no body) means toggle.
