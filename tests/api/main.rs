@@ -1,12 +1,14 @@
 //! The API's behaviour over real HTTP, against local-api's router on a
 //! database of each test's own: routes, tokens, validation, versions,
-//! retries, listing, isolation, CORS, hostile requests, and random
+//! retries, listing, isolation, CORS, hostile requests, the due, priority
+//! and label fields with their search words, and random
 //! operation sequences checked against a model.
 
 mod auth;
 mod caching;
 mod conditional;
 mod cors;
+mod fields;
 mod fuzz;
 mod hostile;
 mod idempotency;
