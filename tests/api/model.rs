@@ -39,6 +39,139 @@ impl Title {
     }
 }
 
+/// Issue 27's fields an operation sends, each absent or from a small pool
+/// of valid and invalid values (`None` leaves the field out).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct More {
+    due: Option<Value>,
+    time_zone: Option<Value>,
+    priority: Option<Value>,
+    labels: Option<Value>,
+}
+
+/// The due values sent: none (`null`), two dates, a moment, and a date that
+/// is none.
+const DUES: [&str; 5] = [
+    "null",
+    "\"2026-03-29\"",
+    "\"2026-10-31\"",
+    "\"2026-12-24T17:00:00+01:00\"",
+    "\"2026-02-30\"",
+];
+const ZONES: [&str; 5] = [
+    "\"UTC\"",
+    "\"Europe/Berlin\"",
+    "\"America/Havana\"",
+    "\"Mars/Base\"",
+    "null",
+];
+const PRIORITIES: [&str; 5] = ["0", "1", "3", "4", "null"];
+const LABELS: [&str; 5] = [
+    "[]",
+    "[\"a\"]",
+    "[\" b \", \"a\", \"b\"]",
+    "[\"x,y\"]",
+    "null",
+];
+
+/// `due_by` of a date due in a zone: PostgreSQL's tz database (in Havana,
+/// midnight of 2026-11-01 happens twice: the first counts).
+fn date_due_by(date: &str, zone: &str) -> Option<&'static str> {
+    Some(match (date, zone) {
+        ("2026-03-29", "UTC") => "2026-03-30T00:00:00.000000Z",
+        ("2026-10-31", "UTC") => "2026-11-01T00:00:00.000000Z",
+        ("2026-03-29", "Europe/Berlin") => "2026-03-29T22:00:00.000000Z",
+        ("2026-10-31", "Europe/Berlin") => "2026-10-31T23:00:00.000000Z",
+        ("2026-03-29", "America/Havana") => "2026-03-30T04:00:00.000000Z",
+        ("2026-10-31", "America/Havana") => "2026-11-01T04:00:00.000000Z",
+        _ => return None,
+    })
+}
+
+impl More {
+    fn insert_into(&self, body: &mut serde_json::Map<String, Value>) {
+        for (name, value) in [
+            ("due", &self.due),
+            ("time_zone", &self.time_zone),
+            ("priority", &self.priority),
+            ("labels", &self.labels),
+        ] {
+            if let Some(v) = value {
+                body.insert(name.into(), v.clone());
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// `task` with these fields applied as the API applies them, or `None`
+    /// when the API must refuse them (a 400).
+    fn apply(&self, task: &ModelTask) -> Option<ModelTask> {
+        let mut task = task.clone();
+        if let Some(due) = &self.due {
+            task.due = match due.as_str() {
+                None => Value::Null,
+                Some("2026-02-30") => return None,
+                Some(d) if d.contains('T') => json!("2026-12-24T16:00:00.000000Z"),
+                Some(d) => json!(d),
+            };
+        }
+        if let Some(zone) = &self.time_zone {
+            match zone.as_str() {
+                Some("Mars/Base") | None => return None,
+                Some(z) => task.time_zone = z.to_owned(),
+            }
+        }
+        if let Some(priority) = &self.priority {
+            match priority.as_i64() {
+                Some(p @ 0..=3) => task.priority = p,
+                _ => return None,
+            }
+        }
+        if let Some(labels) = &self.labels {
+            let labels = labels.as_array()?;
+            let mut kept: Vec<String> = Vec::new();
+            for label in labels {
+                let label = label.as_str()?.trim();
+                if label.contains(',') {
+                    return None;
+                }
+                if !kept.iter().any(|k| k == label) {
+                    kept.push(label.to_owned());
+                }
+            }
+            task.labels = kept;
+        }
+        task.due_by = match task.due.as_str() {
+            None => Value::Null,
+            Some(at) if at.contains('T') => json!(at),
+            Some(date) => json!(date_due_by(date, &task.time_zone).expect("in the table")),
+        };
+        Some(task)
+    }
+}
+
+fn more() -> impl Strategy<Value = More> {
+    let field = |pool: &'static [&'static str; 5]| {
+        prop::option::weighted(0.3, prop::sample::select(&pool[..]))
+            .prop_map(|v| v.map(|v| serde_json::from_str::<Value>(v).expect("JSON")))
+    };
+    (
+        field(&DUES),
+        field(&ZONES),
+        field(&PRIORITIES),
+        field(&LABELS),
+    )
+        .prop_map(|(due, time_zone, priority, labels)| More {
+            due,
+            time_zone,
+            priority,
+            labels,
+        })
+}
+
 /// Which task an operation names: one created earlier (by anyone), or an
 /// id that never existed.
 #[derive(Clone, Debug)]
@@ -64,6 +197,7 @@ enum Op {
         actor: usize,
         path_user: usize,
         title: Title,
+        more: More,
         key: Option<u8>,
     },
     List {
@@ -83,6 +217,7 @@ enum Op {
         target: Target,
         title: Option<Title>,
         completed: Option<bool>,
+        more: More,
         version: Option<Version>,
     },
     Toggle {
@@ -141,14 +276,14 @@ fn users() -> impl Strategy<Value = (usize, usize)> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (users(), title(), prop::option::of(0..KEYS))
-            .prop_map(|((actor, path_user), title, key)| Op::Create { actor, path_user, title, key }),
+        3 => (users(), title(), more(), prop::option::of(0..KEYS))
+            .prop_map(|((actor, path_user), title, more, key)| Op::Create { actor, path_user, title, more, key }),
         1 => (users(), prop::option::of(any::<bool>()))
             .prop_map(|((actor, path_user), completed)| Op::List { actor, path_user, completed }),
         2 => (users(), target(), version())
             .prop_map(|((actor, path_user), target, version)| Op::Get { actor, path_user, target, version }),
-        2 => (users(), target(), prop::option::of(title()), prop::option::of(any::<bool>()), version())
-            .prop_map(|((actor, path_user), target, title, completed, version)| Op::Update { actor, path_user, target, title, completed, version }),
+        2 => (users(), target(), prop::option::of(title()), prop::option::of(any::<bool>()), more(), version())
+            .prop_map(|((actor, path_user), target, title, completed, more, version)| Op::Update { actor, path_user, target, title, completed, more, version }),
         2 => (users(), target(), version())
             .prop_map(|((actor, path_user), target, version)| Op::Toggle { actor, path_user, target, version }),
         1 => (users(), target(), any::<bool>(), version())
@@ -165,6 +300,27 @@ struct ModelTask {
     owner: usize,
     title: String,
     completed: bool,
+    due: Value,
+    time_zone: String,
+    due_by: Value,
+    priority: i64,
+    labels: Vec<String>,
+}
+
+impl ModelTask {
+    /// A new task of `owner`'s, every field of issue 27 at its default.
+    fn new(owner: usize, title: String) -> Self {
+        Self {
+            owner,
+            title,
+            completed: false,
+            due: Value::Null,
+            time_zone: "UTC".into(),
+            due_by: Value::Null,
+            priority: 0,
+            labels: Vec::new(),
+        }
+    }
 }
 
 /// The model: live tasks by id, every id ever created in order, every
@@ -175,9 +331,9 @@ struct Model {
     tasks: HashMap<String, ModelTask>,
     created: Vec<String>,
     etags: HashMap<String, Vec<String>>,
-    keys: HashMap<(usize, u8), (String, Value)>,
+    keys: HashMap<(usize, u8), (ModelTask, Value)>,
     /// The keyed creates that created, in order: what `Retry` resends.
-    keyed: Vec<(usize, u8, Title)>,
+    keyed: Vec<(usize, u8, Title, More)>,
 }
 
 impl Model {
@@ -273,6 +429,15 @@ fn check_task(
     prop_assert_eq!(body["user_id"].as_str(), Some(user));
     prop_assert_eq!(body["title"].as_str(), Some(expected.title.as_str()));
     prop_assert_eq!(body["completed"].as_bool(), Some(expected.completed));
+    prop_assert_eq!(&body["due"], &expected.due);
+    prop_assert_eq!(
+        body["time_zone"].as_str(),
+        Some(expected.time_zone.as_str())
+    );
+    prop_assert_eq!(&body["due_by"], &expected.due_by);
+    prop_assert_eq!(body["priority"].as_i64(), Some(expected.priority));
+    prop_assert_eq!(&body["labels"], &json!(expected.labels));
+    prop_assert_eq!(body.as_object().map(|o| o.len()), Some(12));
     Ok(())
 }
 
@@ -286,7 +451,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     for op in ops {
         let op = match op {
             Op::Retry { pick, same_task } if !model.keyed.is_empty() => {
-                let (actor, key, title) = pick.get(&model.keyed).clone();
+                let (actor, key, title, more) = pick.get(&model.keyed).clone();
                 Op::Create {
                     actor,
                     path_user: actor,
@@ -296,6 +461,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     } else {
                         Title::Valid("retry 2".into())
                     },
+                    more,
                     key: Some(key),
                 }
             }
@@ -307,6 +473,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 actor,
                 path_user,
                 title,
+                more,
                 key,
             } => {
                 let path = format!("/api/{}/tasks", names[path_user]);
@@ -317,17 +484,25 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     &path,
                     &names[actor],
                     header,
-                    Some(json!({ "title": title.json() })),
+                    Some({
+                        let mut body = serde_json::Map::new();
+                        body.insert("title".into(), title.json());
+                        more.insert_into(&mut body);
+                        Value::Object(body)
+                    }),
                 )
                 .await;
                 let (status, body) = (answer.status, &answer.body);
                 // A refused request (403, 400) leaves its key unused.
                 let used = key.and_then(|k| model.keys.get(&(actor, k)));
-                match (actor == path_user, title.stored(), used) {
+                let stored = title
+                    .stored()
+                    .and_then(|t| more.apply(&ModelTask::new(actor, t)));
+                match (actor == path_user, stored, used) {
                     (false, _, _) => prop_assert_eq!(status, 403),
-                    (true, None, _) => prop_assert_eq!(status, 400),
-                    (true, Some(stored), Some((first_title, first_body))) => {
-                        if stored == *first_title {
+                    (true, None, _) => prop_assert_eq!(status, 400, "{}", body),
+                    (true, Some(stored), Some((first_task, first_body))) => {
+                        if stored == *first_task {
                             prop_assert_eq!(status, 201, "{}", body);
                             prop_assert!(answer.replayed);
                             prop_assert_eq!(body, first_body, "the first 201, replayed");
@@ -339,15 +514,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         prop_assert_eq!(status, 201, "{}", body);
                         prop_assert!(!answer.replayed);
                         let id = body["id"].as_str().expect("id").to_owned();
-                        let task = ModelTask {
-                            owner: actor,
-                            title: stored.clone(),
-                            completed: false,
-                        };
+                        let task = stored;
                         check_task(body, &id, &names[actor], &task)?;
                         if let Some(k) = key {
-                            model.keys.insert((actor, k), (stored, body.clone()));
-                            model.keyed.push((actor, k, title.clone()));
+                            model.keys.insert((actor, k), (task.clone(), body.clone()));
+                            model.keyed.push((actor, k, title.clone(), more.clone()));
                         }
                         model.record(&id, answer.etag)?;
                         model.created.push(id.clone());
@@ -436,7 +607,10 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         Some(json!({ "completed": completed })),
                     ),
                     Op::Update {
-                        title, completed, ..
+                        title,
+                        completed,
+                        more,
+                        ..
                     } => {
                         let mut body = serde_json::Map::new();
                         if let Some(t) = title {
@@ -445,6 +619,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         if let Some(c) = completed {
                             body.insert("completed".into(), json!(c));
                         }
+                        more.insert_into(&mut body);
                         (Method::PUT, one, Some(Value::Object(body)))
                     }
                     Op::Create { .. } | Op::List { .. } | Op::Retry { .. } => unreachable!(),
@@ -463,10 +638,14 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 // Bad input is judged before the task is looked up.
                 let bad_input = match &op {
                     Op::Update {
-                        title, completed, ..
+                        title,
+                        completed,
+                        more,
+                        ..
                     } => {
-                        (title.is_none() && completed.is_none())
+                        (title.is_none() && completed.is_none() && more.is_empty())
                             || title.as_ref().is_some_and(|t| t.stored().is_none())
+                            || more.apply(&ModelTask::new(0, String::new())).is_none()
                     }
                     _ => false,
                 };
@@ -509,7 +688,10 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     Op::Toggle { .. } => task.completed = !task.completed,
                     Op::SetCompleted { completed, .. } => task.completed = *completed,
                     Op::Update {
-                        title, completed, ..
+                        title,
+                        completed,
+                        more,
+                        ..
                     } => {
                         if let Some(t) = title.as_ref().and_then(Title::stored) {
                             task.title = t;
@@ -517,6 +699,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         if let Some(c) = completed {
                             task.completed = *c;
                         }
+                        *task = more.apply(task).expect("judged valid above");
                     }
                     _ => {}
                 }

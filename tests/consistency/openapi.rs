@@ -361,3 +361,27 @@ async fn every_documented_response_is_what_the_server_answers() {
         "documented but never produced: {uncovered:?}"
     );
 }
+
+/// The time zone names the document lists are exactly those the database
+/// accepts (its `time_zones` table, filled by migration 0003).
+#[tokio::test]
+async fn the_documented_time_zones_are_the_databases() {
+    let doc = document();
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["TimeZone"]["enum"]
+        .as_array()
+        .expect("an enum")
+        .iter()
+        .map(|name| name.as_str().expect("a name").to_owned())
+        .collect();
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let known: BTreeSet<String> = client
+        .query_typed("SELECT name FROM time_zones", &[])
+        .await
+        .expect("time zones")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(known.contains("Europe/Berlin") && known.contains("UTC"));
+    assert_eq!(documented, known);
+}

@@ -289,7 +289,13 @@ async fn a_task_lives_through_every_route() {
     assert_eq!(task["completed"], false);
     assert!(is_rfc3339_micros_z(task["created_at"].as_str().unwrap()));
     assert_eq!(task["created_at"], task["updated_at"]);
-    assert_eq!(task.as_object().unwrap().len(), 7, "{task}");
+    // The fields of issue 27, at their defaults.
+    assert_eq!(task["due"], Value::Null);
+    assert_eq!(task["time_zone"], "UTC");
+    assert_eq!(task["due_by"], Value::Null);
+    assert_eq!(task["priority"], 0);
+    assert_eq!(task["labels"], json!([]));
+    assert_eq!(task.as_object().unwrap().len(), 12, "{task}");
 
     let one = format!("{}/{id}", tasks(&user));
     let fetched = t.call("GET", &one, &user, None).await;
@@ -539,6 +545,74 @@ async fn a_keyed_post_is_safe_to_retry() {
     );
     let listed = t.call("GET", &tasks(&user), &user, None).await;
     assert_eq!(listed.json().as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn due_priority_and_labels_go_through_post_and_put() {
+    let t = Target::new().await;
+    let user = t.user("u");
+    let body = json!({
+        "title": "t", "due": "2026-10-31", "time_zone": "America/Havana",
+        "priority": 3, "labels": [" home ", "shop", "home"]
+    });
+    let created = t.call("POST", &tasks(&user), &user, Some(body)).await;
+    assert_eq!(created.status, 201);
+    let task = created.json();
+    assert_eq!(task["due"], "2026-10-31");
+    // Midnight happens twice in Havana that night: the first counts.
+    assert_eq!(task["due_by"], "2026-11-01T04:00:00.000000Z");
+    assert_eq!(task["priority"], 3);
+    assert_eq!(task["labels"], json!(["home", "shop"]));
+    let one = format!("{}/{}", tasks(&user), task["id"].as_str().unwrap());
+
+    let moved = t
+        .call(
+            "PUT",
+            &one,
+            &user,
+            Some(json!({ "due": "2026-12-24T17:00:00+01:00" })),
+        )
+        .await;
+    assert_eq!(moved.status, 200);
+    let moved = moved.json();
+    assert_eq!(moved["due"], "2026-12-24T16:00:00.000000Z");
+    assert_eq!(moved["due_by"], "2026-12-24T16:00:00.000000Z");
+    assert_eq!(
+        (&moved["priority"], &moved["labels"]),
+        (&task["priority"], &task["labels"])
+    );
+    let cleared = t
+        .call(
+            "PUT",
+            &one,
+            &user,
+            Some(json!({ "due": null, "labels": [] })),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (&cleared["due"], &cleared["due_by"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(cleared["labels"], json!([]));
+
+    for (body, field) in [
+        (json!({ "due": "2026-02-30" }), "due"),
+        (json!({ "time_zone": "Europe/Atlantis" }), "time_zone"),
+        (json!({ "time_zone": null }), "time_zone"),
+        (json!({ "priority": 4 }), "priority"),
+        (json!({ "priority": null }), "priority"),
+        (json!({ "labels": ["a,b"] }), "labels"),
+        (json!({ "due_by": "2026-12-24T16:00:00.000000Z" }), "due_by"),
+    ] {
+        let answer = t.call("PUT", &one, &user, Some(body.clone())).await;
+        assert_eq!(answer.status, 400, "{body}");
+        assert!(
+            answer.detail().contains(field),
+            "{body}: {}",
+            answer.detail()
+        );
+    }
 }
 
 #[tokio::test]

@@ -37,6 +37,11 @@ async fn every_event_fixture_runs_through_its_handler() {
     let task = json(&created);
     assert_eq!(task["title"], "Buy milk");
     assert_eq!(task["user_id"], "demo-user");
+    assert_eq!(task["due"], "2026-12-24");
+    assert_eq!(task["time_zone"], "Europe/Berlin");
+    assert_eq!(task["due_by"], "2026-12-24T23:00:00.000000Z");
+    assert_eq!(task["priority"], 2);
+    assert_eq!(task["labels"], serde_json::json!(["groceries", "errands"]));
     let id = task["id"].as_str().unwrap().to_owned();
 
     let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;
@@ -53,6 +58,10 @@ async fn every_event_fixture_runs_through_its_handler() {
     assert_eq!(response.status(), 200);
     assert_eq!(json(&response)["title"], "Buy oat milk");
     assert_eq!(json(&response)["completed"], true);
+    assert_eq!(json(&response)["due"], "2026-12-24T16:00:00.000000Z");
+    assert_eq!(json(&response)["due_by"], "2026-12-24T16:00:00.000000Z");
+    assert_eq!(json(&response)["priority"], 3);
+    assert_eq!(json(&response)["labels"], serde_json::json!(["groceries"]));
 
     let response = complete_task::handler(fixture("complete-task", Some(&id)), &state).await;
     assert_eq!(response.status(), 200);

@@ -244,6 +244,7 @@ fn check_log(name: &str, log: &str, status: u16) {
         "Buy milk".into(),
         "2 litres".into(),
         "oat".into(),
+        "groceries".into(),
     ];
     secrets.extend(token);
     for secret in secrets {
