@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::{Client, Transaction, types::Type};
 
+use crate::search;
+
 pub struct Migration {
     pub version: i64,
     pub name: &'static str,
@@ -60,6 +62,9 @@ pub async fn up(client: &mut Client) -> Result<Vec<i64>, tokio_postgres::Error> 
     let mut done = Vec::new();
     for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
         tx.batch_execute(m.up).await?;
+        if m.version == SEARCH_WORDS_ADDED {
+            fill_search_words(&tx).await?;
+        }
         tx.query_typed(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
             &[(&m.version, Type::INT8), (&m.name, Type::TEXT)],
@@ -120,6 +125,54 @@ pub async fn status(
             )
         })
         .collect())
+}
+
+/// The migration that added `title_words` and `description_words`.
+const SEARCH_WORDS_ADDED: i64 = 3;
+
+/// Tasks stored before the search words existed get theirs, made by the
+/// API's own `search::words` (SQL cannot make the same words whatever the
+/// database's locale), in the migration's transaction: every task is
+/// findable from the moment the columns exist. `updated_at` stays: the
+/// task has not changed. Words hold no spaces, so a batch travels as
+/// space-joined text (a `text[][]` must be rectangular).
+async fn fill_search_words(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    const BATCH: i64 = 1000;
+    let mut after = uuid::Uuid::nil();
+    loop {
+        let rows = tx
+            .query_typed(
+                "SELECT id, title, description FROM tasks WHERE id > $1 ORDER BY id LIMIT $2",
+                &[(&after, Type::UUID), (&BATCH, Type::INT8)],
+            )
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.try_get(0)?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut titles = Vec::with_capacity(rows.len());
+        let mut descriptions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            ids.push(row.try_get::<_, uuid::Uuid>(0)?);
+            titles.push(search::words(row.try_get(1)?).join(" "));
+            let description: Option<&str> = row.try_get(2)?;
+            descriptions.push(search::words(description.unwrap_or_default()).join(" "));
+        }
+        tx.query_typed(
+            "UPDATE tasks t SET
+                title_words = array_to_tsvector(string_to_array(w.title, ' ')),
+                description_words = array_to_tsvector(string_to_array(w.description, ' '))
+            FROM unnest($1::uuid[], $2::text[], $3::text[]) AS w (id, title, description)
+            WHERE t.id = w.id",
+            &[
+                (&ids, Type::UUID_ARRAY),
+                (&titles, Type::TEXT_ARRAY),
+                (&descriptions, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    }
 }
 
 async fn locked(client: &mut Client) -> Result<Transaction<'_>, tokio_postgres::Error> {

@@ -100,6 +100,58 @@ async fn up_down_up() {
     assert_eq!(tables(&db).await, ALL_TABLES);
 }
 
+/// Tasks written before 0003 get their search words when it is applied,
+/// the words the API makes, and keep their version.
+#[tokio::test]
+async fn tasks_from_before_0003_get_their_search_words() {
+    let db = TestDb::new().await;
+    let (ok, out) = migrate(&db.url, "down");
+    assert!(ok && out.contains("reverted 0003"), "{out}");
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO users (id) VALUES ('u1');
+             INSERT INTO tasks (id, user_id, title, description)
+             SELECT gen_random_uuid(), 'u1', 'Task ' || i || ' ÉTÉ',
+                 CASE WHEN i % 2 = 0 THEN 'foo@bar.com' END
+             FROM generate_series(1, 2500) i;
+             INSERT INTO tasks (id, user_id, title) VALUES (gen_random_uuid(), 'u1', '--')",
+        )
+        .await
+        .unwrap();
+    let versions = "SELECT string_agg(updated_at::text, ',' ORDER BY id) FROM tasks";
+    let before: String = client.query_typed(versions, &[]).await.unwrap()[0].get(0);
+    let (ok, out) = migrate(&db.url, "up");
+    assert!(ok && out.contains("applied 0003"), "{out}");
+    for (sql, expected) in [
+        (
+            "SELECT count(*) FROM tasks WHERE title_words
+                = array_to_tsvector(ARRAY[
+                    'task', COALESCE(NULLIF(split_part(title, ' ', 2), ''), '-'), 'été'
+                ])",
+            2500,
+        ),
+        (
+            "SELECT count(*) FROM tasks
+             WHERE description_words = array_to_tsvector('{foo,bar,com}')",
+            1250,
+        ),
+        (
+            "SELECT count(*) FROM tasks WHERE description IS NULL AND description_words = ''",
+            1251,
+        ),
+        (
+            "SELECT count(*) FROM tasks WHERE title = '--' AND title_words = ''",
+            1,
+        ),
+    ] {
+        let n: i64 = client.query_typed(sql, &[]).await.unwrap()[0].get(0);
+        assert_eq!(n, expected, "{sql}");
+    }
+    let after: String = client.query_typed(versions, &[]).await.unwrap()[0].get(0);
+    assert_eq!(before, after, "no task changed version");
+}
+
 #[tokio::test]
 async fn schema_checks_mirror_the_validation_rules() {
     let db = TestDb::new().await;
