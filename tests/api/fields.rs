@@ -222,6 +222,7 @@ async fn every_bad_value_is_a_400_naming_its_field_and_nothing_is_written() {
         ("priority", json!(4)),
         ("priority", json!(-1)),
         ("priority", json!(1.5)),
+        ("priority", json!(3.5)),
         ("priority", json!("1")),
         ("priority", json!(null)),
         ("priority", json!(1e20)),
@@ -385,6 +386,12 @@ async fn put_keeps_absent_fields_clears_due_and_labels_and_refuses_null_zone_or_
         let field = body.as_object().unwrap().keys().next().unwrap().clone();
         assert_refused(&put(&app, &one, body.clone()).await, &field, &body);
     }
+    // A number without a fraction is an integer, as in JSON Schema.
+    let two = put(&app, &one, json!({ "priority": 2.0 })).await;
+    assert_eq!(
+        (two.status, &two.json["priority"]),
+        (StatusCode::OK, &json!(2))
+    );
     // A PUT of only new fields is not empty.
     assert_eq!(
         put(&app, &one, json!({ "priority": 1 })).await.status,

@@ -92,10 +92,16 @@ pub fn unknown_time_zone(raw: &str) -> String {
     )
 }
 
-/// 0 (none) to 3 (high).
-pub fn priority(raw: i64) -> Result<i16, ApiError> {
-    match i16::try_from(raw) {
-        Ok(priority) if (0..=MAX_PRIORITY).contains(&raw) => Ok(priority),
+/// 0 (none) to 3 (high): a JSON integer, which JSON Schema takes to be any
+/// number without a fraction (`2.0` is 2; `2.5` is refused).
+pub fn priority(raw: serde_json::Number) -> Result<i16, ApiError> {
+    let value = raw.as_i64().or_else(|| {
+        raw.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..=MAX_PRIORITY as f64).contains(f))
+            .map(|f| f as i64)
+    });
+    match value {
+        Some(priority @ 0..=MAX_PRIORITY) => Ok(priority as i16),
         _ => Err(ApiError::bad_request(format!(
             "priority: must be an integer from 0 to {MAX_PRIORITY}"
         ))),
@@ -229,10 +235,25 @@ mod tests {
 
     #[test]
     fn priority_is_0_to_3() {
-        assert_eq!(priority(0).unwrap(), 0);
-        assert_eq!(priority(3).unwrap(), 3);
-        for bad in [-1, 4, i64::from(i16::MAX) + 1, i64::MIN] {
-            assert!(detail(priority(bad)).starts_with("priority:"));
+        let number = |text: &str| serde_json::from_str::<serde_json::Number>(text).unwrap();
+        assert_eq!(priority(number("0")).unwrap(), 0);
+        assert_eq!(priority(number("3")).unwrap(), 3);
+        assert_eq!(priority(number("2.0")).unwrap(), 2);
+        assert_eq!(priority(number("1e0")).unwrap(), 1);
+        for bad in [
+            "-1",
+            "4",
+            "32768",
+            "-9223372036854775808",
+            "1.5",
+            "3.0000001",
+            "1e20",
+            "-0.5",
+        ] {
+            assert!(
+                detail(priority(number(bad))).starts_with("priority:"),
+                "{bad}"
+            );
         }
     }
 

@@ -27,7 +27,7 @@ struct CreateBody {
     #[serde(default, deserialize_with = "present")]
     time_zone: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    priority: Option<i64>,
+    priority: Option<serde_json::Number>,
     #[serde(default, deserialize_with = "present")]
     labels: Option<Vec<String>>,
 }
@@ -46,7 +46,7 @@ struct UpdateBody {
     #[serde(default, deserialize_with = "present")]
     time_zone: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    priority: Option<i64>,
+    priority: Option<serde_json::Number>,
     #[serde(default, deserialize_with = "present")]
     labels: Option<Vec<String>>,
 }
