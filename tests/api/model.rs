@@ -2,7 +2,9 @@
 //! HTTP against the real database, checked step by step against a simple
 //! in-memory model. No user ever reads, changes or deletes another's task,
 //! and every status and body is what the model predicts — with fresh and
-//! stale ETags (`If-Match`, `If-None-Match`) and repeated `Idempotency-Key`s.
+//! stale ETags (`If-Match`, `If-None-Match`), repeated `Idempotency-Key`s,
+//! and due dates (with the `due_by` each zone gives), priorities and labels,
+//! valid and not, sent on POST and PUT.
 
 use std::{collections::HashMap, sync::OnceLock};
 
