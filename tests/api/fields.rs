@@ -580,3 +580,24 @@ async fn search_words_are_stored_lower_cased_and_follow_each_write() {
     let keyed = post_keyed(&app, Some("k-w"), json!({ "title": "Keyed Words" })).await;
     assert_eq!(words(&app, id(&keyed.json)).await.0, "'keyed' 'words'");
 }
+
+#[tokio::test]
+async fn a_bad_zone_is_a_400_before_the_task_limits_409() {
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("MAX_TASKS_PER_USER".into(), "1".into());
+    })
+    .await;
+    created(&app, json!({ "title": "the one" })).await;
+    for key in [None, Some("k-limit")] {
+        let body = json!({ "title": "t", "time_zone": "Mars/Base" });
+        assert_refused(
+            &post_keyed(&app, key, body.clone()).await,
+            "time_zone",
+            &body,
+        );
+        let body = json!({ "title": "t", "time_zone": "Europe/Berlin" });
+        let full = post_keyed(&app, key, body).await;
+        assert_eq!(full.status, StatusCode::CONFLICT, "{}", full.json);
+    }
+    assert_eq!(app.stored_tasks("u1").await, 1);
+}
