@@ -15,6 +15,7 @@ use crate::{
 
 mod jwks;
 
+pub use jwks::KeySetupError;
 use jwks::{KeyError, KeySet};
 
 /// Longest token we try to verify. Real tokens are well under 2 KiB; a
@@ -41,8 +42,9 @@ struct Claims {
 
 /// Verifies tokens. Built once per execution environment.
 pub struct Authenticator {
-    /// HS256 with `BETTER_AUTH_SECRET`.
-    secret: Option<DecodingKey>,
+    /// HS256 with `BETTER_AUTH_SECRET`, then `BETTER_AUTH_SECRET_PREVIOUS`
+    /// during a rotation.
+    secrets: Vec<DecodingKey>,
     /// EdDSA, ES256 and RS256 with the keys at `JWKS_URL`.
     jwks: Option<KeySet>,
     /// One `Validation` per algorithm, each accepting that algorithm alone:
@@ -51,7 +53,9 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(cfg: &AuthConfig, tls: &Tls) -> Self {
+    /// Fails when the key-set client cannot be built: a client without
+    /// its timeouts is never used instead.
+    pub fn new(cfg: &AuthConfig, tls: &Tls) -> Result<Self, KeySetupError> {
         let validations = [
             Algorithm::HS256,
             Algorithm::EdDSA,
@@ -61,14 +65,19 @@ impl Authenticator {
         .into_iter()
         .map(|alg| validation(cfg, alg))
         .collect();
-        Self {
-            secret: cfg
-                .secret
-                .as_ref()
-                .map(|s| DecodingKey::from_secret(s.as_bytes())),
-            jwks: cfg.jwks.clone().map(|jwks| KeySet::new(jwks, tls)),
+        let jwks = match &cfg.jwks {
+            Some(jwks) => Some(KeySet::new(jwks.clone(), tls)?),
+            None => None,
+        };
+        Ok(Self {
+            secrets: [&cfg.secret, &cfg.previous_secret]
+                .into_iter()
+                .flatten()
+                .map(|s| DecodingKey::from_secret(s.as_bytes()))
+                .collect(),
+            jwks,
             validations,
-        }
+        })
     }
 
     /// Fetches the JWKS, when one is configured, before the first request.
@@ -88,9 +97,9 @@ impl Authenticator {
         // The key is chosen by the header; the algorithm by the key. A token
         // whose `alg` differs from its key's is refused unread.
         let jwks_key;
-        let key = match (header.alg, &self.secret, &self.jwks) {
-            (Algorithm::HS256, Some(secret), _) => secret,
-            (Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256, _, Some(jwks)) => {
+        let keys = match (header.alg, &self.jwks) {
+            (Algorithm::HS256, _) if !self.secrets.is_empty() => self.secrets.as_slice(),
+            (Algorithm::EdDSA | Algorithm::ES256 | Algorithm::RS256, Some(jwks)) => {
                 jwks_key = jwks.key(header.kid.as_deref()).await.map_err(|e| match e {
                     KeyError::Unknown => {
                         invalid(Refusal::UnknownKey, "token signing key is not known")
@@ -103,7 +112,7 @@ impl Authenticator {
                         "token algorithm does not match its key",
                     ));
                 }
-                &jwks_key.key
+                std::slice::from_ref(&jwks_key.key)
             }
             _ => {
                 return Err(invalid(
@@ -117,9 +126,22 @@ impl Authenticator {
             .iter()
             .find(|v| v.algorithms == [header.alg])
             .ok_or_else(|| invalid(Refusal::Algorithm, "token algorithm is not accepted"))?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, validation)
-            .map_err(|e| refused(e.kind()))?;
-        let sub = data.claims.sub;
+        // During a rotation the previous secret is tried when the current
+        // one finds the signature wrong; any other refusal is final.
+        let mut verdict = None;
+        for key in keys {
+            let result = jsonwebtoken::decode::<Claims>(token, key, validation);
+            let wrong_key = matches!(&result, Err(e) if *e.kind() == ErrorKind::InvalidSignature);
+            verdict = Some(result);
+            if !wrong_key {
+                break;
+            }
+        }
+        let sub = verdict
+            .ok_or_else(|| invalid(Refusal::Algorithm, "token algorithm is not accepted"))?
+            .map_err(|e| refused(e.kind()))?
+            .claims
+            .sub;
         let length = sub.chars().count();
         if length == 0 || length > MAX_USER_ID_CHARS || sub.chars().any(char::is_control) {
             return Err(invalid(

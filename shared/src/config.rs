@@ -4,7 +4,7 @@
 //! stops the process at init with a message naming it, instead of failing
 //! the first request.
 
-use std::{env, fmt, str::FromStr, time::Duration};
+use std::{env, fmt, net::IpAddr, ops::RangeInclusive, str::FromStr, time::Duration};
 
 /// A pooled connection idle past `DB_IDLE_CHECK_AFTER_MS` gets one round
 /// trip before reuse; a live one answers in about a millisecond.
@@ -14,6 +14,28 @@ pub const IDLE_CHECK_TIMEOUT: Duration = Duration::from_millis(500);
 /// connection, and TLS handshake, to the server or pooler) and the
 /// statement's end, together.
 pub const CANCEL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// The dev secret of scripts/dev, the tests and the docs: published, so it
+/// protects nothing (template.yaml refuses to deploy it).
+pub const DEV_SECRET: &str = "local-dev-secret-do-not-use-in-production";
+
+/// An HS256 secret shorter than this can be guessed offline from one token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Bounds of every numeric setting: a value outside stops the function at
+/// start, naming it, instead of overflowing a time addition or panicking
+/// in a library later. Timeouts in milliseconds, up to a minute (a Lambda
+/// request must answer well within its own `Timeout`).
+const TIMEOUT_MS: RangeInclusive<u64> = 1..=60_000;
+/// Key-set lifetimes and grace, in seconds: up to a day.
+const KEY_SET_SECONDS: RangeInclusive<u64> = 1..=86_400;
+/// A Lambda environment takes one request at a time; local-api uses 16.
+const POOL_SIZE: RangeInclusive<usize> = 1..=100;
+
+/// A request that finds the function's secrets still missing (`secrets`)
+/// tries the fetch once more within this, so that it still answers inside
+/// the function's `Timeout`.
+pub const SECRETS_RETRY_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A configuration problem, always naming the variable at fault.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +104,9 @@ impl fmt::Debug for DbConfig {
 pub struct AuthConfig {
     /// `BETTER_AUTH_SECRET`: verifies HS256 tokens.
     pub secret: Option<String>,
+    /// `BETTER_AUTH_SECRET_PREVIOUS`: also verifies HS256 tokens during a
+    /// rotation, so that tokens signed before it stay valid until they expire.
+    pub previous_secret: Option<String>,
     /// `JWKS_URL`: verifies EdDSA, ES256 and RS256 tokens.
     pub jwks: Option<JwksConfig>,
     pub issuer: Option<String>,
@@ -92,8 +117,10 @@ pub struct AuthConfig {
 
 impl fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
         f.debug_struct("AuthConfig")
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret", &redacted(&self.secret))
+            .field("previous_secret", &redacted(&self.previous_secret))
             .field("jwks", &self.jwks)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
@@ -118,6 +145,10 @@ pub struct JwksConfig {
     pub min_max_age: Duration,
     pub max_max_age: Duration,
     pub default_max_age: Duration,
+    /// How long past its lifetime a set that cannot be fetched again still
+    /// verifies (`JWKS_MAX_STALE_SECONDS`); after it, 503: a key the auth
+    /// server may have withdrawn is not trusted for ever.
+    pub max_stale: Duration,
 }
 
 /// Everything a task function needs.
@@ -139,7 +170,7 @@ impl Config {
     }
 
     /// The longest a request can take before it answers, every step at its
-    /// timeout: fetching the key set, waiting for a pooled connection,
+    /// timeout: fetching the secrets (when init could not), the key set, waiting for a pooled connection,
     /// checking each idle one, connecting, the statement, and cancelling
     /// it. It must stay well inside the function's Lambda `Timeout`, or the
     /// client gets API Gateway's bare 503 instead of ours (a test holds
@@ -148,6 +179,7 @@ impl Config {
         let db = &self.db;
         let jwks = self.auth.jwks.as_ref().map(|j| j.fetch_timeout);
         jwks.unwrap_or_default()
+            + SECRETS_RETRY_TIMEOUT
             + db.pool_wait_timeout
             + IDLE_CHECK_TIMEOUT * db.pool_max_size as u32
             + db.connect_timeout
@@ -160,7 +192,7 @@ impl Config {
         Ok(Self {
             db: DbConfig::from_source(src)?,
             auth: AuthConfig::from_source(src)?,
-            max_tasks_per_user: parsed(src, "MAX_TASKS_PER_USER", default, |n| bounds.contains(n))?,
+            max_tasks_per_user: bounded(src, "MAX_TASKS_PER_USER", default, bounds)?,
         })
     }
 }
@@ -177,17 +209,22 @@ impl DbConfig {
             name: "DATABASE_URL",
             reason: format!("not a valid PostgreSQL connection string ({e})"),
         })?;
-        let allow_plaintext = parsed(src, ALLOW_PLAINTEXT, false, |_: &bool| true)?;
+        let allow_plaintext = flag(src, ALLOW_PLAINTEXT)?;
         if !allow_plaintext {
             refuse_plaintext_to_remote(&pg)?;
         }
         Ok(Self {
             url,
-            pool_max_size: parsed(src, "DB_POOL_MAX_SIZE", 2, |n: &usize| *n >= 1)?,
+            pool_max_size: bounded(src, "DB_POOL_MAX_SIZE", 2, POOL_SIZE)?,
             connect_timeout: millis(src, "DB_CONNECT_TIMEOUT_MS", 2_000)?,
             statement_timeout: millis(src, "DB_STATEMENT_TIMEOUT_MS", 3_000)?,
             pool_wait_timeout: millis(src, "DB_POOL_TIMEOUT_MS", 500)?,
-            idle_check_after: millis(src, "DB_IDLE_CHECK_AFTER_MS", 10_000)?,
+            idle_check_after: Duration::from_millis(bounded(
+                src,
+                "DB_IDLE_CHECK_AFTER_MS",
+                10_000,
+                1..=3_600_000,
+            )?),
             ca_file: optional(src, "DATABASE_CA_FILE"),
         })
     }
@@ -195,23 +232,59 @@ impl DbConfig {
 
 impl AuthConfig {
     pub fn from_source(src: &impl Source) -> Result<Self, ConfigError> {
-        let secret = optional(src, "BETTER_AUTH_SECRET");
+        let secret = hs256_secret(src, "BETTER_AUTH_SECRET")?;
+        let previous_secret = hs256_secret(src, "BETTER_AUTH_SECRET_PREVIOUS")?;
+        if previous_secret.is_some() && secret.is_none() {
+            return Err(ConfigError {
+                name: "BETTER_AUTH_SECRET_PREVIOUS",
+                reason: "is set without BETTER_AUTH_SECRET (the new secret)".into(),
+            });
+        }
         let jwks = match optional(src, "JWKS_URL") {
             Some(url) => Some(JwksConfig::new(src, url)?),
             None => None,
         };
-        if secret.is_none() && jwks.is_none() {
-            return Err(ConfigError {
-                name: "BETTER_AUTH_SECRET",
-                reason: "is required unless JWKS_URL is set".into(),
-            });
+        let issuer = optional(src, "JWT_ISSUER");
+        let audience = optional(src, "JWT_AUDIENCE");
+        match &jwks {
+            None if secret.is_none() => {
+                return Err(ConfigError {
+                    name: "BETTER_AUTH_SECRET",
+                    reason: "is required unless JWKS_URL is set".into(),
+                });
+            }
+            // Any key in a set may sign tokens for other audiences too:
+            // without both, a token issued to another service would pass.
+            Some(_) if issuer.is_none() => {
+                return Err(ConfigError {
+                    name: "JWT_ISSUER",
+                    reason: "is required with JWKS_URL (the auth server's base URL)".into(),
+                });
+            }
+            Some(_) if audience.is_none() => {
+                return Err(ConfigError {
+                    name: "JWT_AUDIENCE",
+                    reason: "is required with JWKS_URL (the audience the auth server signs for)"
+                        .into(),
+                });
+            }
+            Some(_) if secret.is_some() && !flag(src, "ALLOW_HS256")? => {
+                return Err(ConfigError {
+                    name: "BETTER_AUTH_SECRET",
+                    reason: "is refused beside JWKS_URL: anyone holding it can sign for any \
+                             user; set ALLOW_HS256=true to accept both"
+                        .into(),
+                });
+            }
+            _ => {}
         }
         Ok(Self {
             secret,
+            previous_secret,
             jwks,
-            issuer: optional(src, "JWT_ISSUER"),
-            audience: optional(src, "JWT_AUDIENCE"),
-            leeway: Duration::from_secs(parsed(src, "JWT_LEEWAY_SECONDS", 30, |_: &u64| true)?),
+            issuer,
+            audience,
+            leeway: Duration::from_secs(bounded(src, "JWT_LEEWAY_SECONDS", 30, 0..=300)?),
         })
     }
 }
@@ -222,10 +295,17 @@ impl JwksConfig {
             name: "JWKS_URL",
             reason: format!("`{url}` is not a URL ({e})"),
         })?;
-        if !matches!(parsed_url.scheme(), "https" | "http") {
+        // Keys fetched in clear could be swapped on the way; loopback never
+        // leaves the machine (tests, a sidecar).
+        let secure = match parsed_url.scheme() {
+            "https" => true,
+            "http" => is_loopback(&parsed_url),
+            _ => false,
+        };
+        if !secure {
             return Err(ConfigError {
                 name: "JWKS_URL",
-                reason: format!("`{url}` is not an http(s) URL"),
+                reason: format!("`{url}` is not an https:// URL (http:// only on loopback)"),
             });
         }
         let min_max_age = seconds(src, "JWKS_CACHE_MIN_SECONDS", 60)?;
@@ -239,15 +319,21 @@ impl JwksConfig {
         Ok(Self {
             url,
             fetch_timeout: millis(src, "JWKS_FETCH_TIMEOUT_MS", 1_500)?,
-            min_refresh_interval: Duration::from_secs(parsed(
+            min_refresh_interval: Duration::from_secs(bounded(
                 src,
                 "JWKS_MIN_REFRESH_SECONDS",
                 30,
-                |_: &u64| true,
+                0..=*KEY_SET_SECONDS.end(),
             )?),
             min_max_age,
             max_max_age,
             default_max_age: Duration::from_secs(300).clamp(min_max_age, max_max_age),
+            max_stale: Duration::from_secs(bounded(
+                src,
+                "JWKS_MAX_STALE_SECONDS",
+                3_600,
+                0..=*KEY_SET_SECONDS.end(),
+            )?),
         })
     }
 }
@@ -303,6 +389,42 @@ fn refuse_plaintext_to_remote(pg: &tokio_postgres::Config) -> Result<(), ConfigE
     })
 }
 
+/// The literal `localhost`, 127.0.0.0/8 or `::1`; a name is not resolved.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An HS256 secret: unset, or at least `MIN_SECRET_BYTES` long.
+fn hs256_secret(src: &impl Source, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let value = optional(src, name);
+    if value.as_ref().is_some_and(|s| s.len() < MIN_SECRET_BYTES) {
+        return Err(ConfigError {
+            name,
+            reason: format!(
+                "is shorter than {MIN_SECRET_BYTES} bytes (make one: openssl rand -base64 32)"
+            ),
+        });
+    }
+    Ok(value)
+}
+
+/// `true` or `false`; unset is `false`.
+fn flag(src: &impl Source, name: &'static str) -> Result<bool, ConfigError> {
+    match optional(src, name).as_deref().map(str::trim) {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ConfigError {
+            name,
+            reason: format!("`{other}` is not `true` or `false`"),
+        }),
+    }
+}
+
 fn optional(src: &impl Source, name: &str) -> Option<String> {
     src.get(name).filter(|v| !v.trim().is_empty())
 }
@@ -314,11 +436,12 @@ fn required(src: &impl Source, name: &'static str) -> Result<String, ConfigError
     })
 }
 
-fn parsed<T: FromStr>(
+/// A number within `range`, or `default` when unset.
+fn bounded<T: FromStr + PartialOrd + fmt::Display>(
     src: &impl Source,
     name: &'static str,
     default: T,
-    valid: impl Fn(&T) -> bool,
+    range: RangeInclusive<T>,
 ) -> Result<T, ConfigError> {
     let Some(raw) = optional(src, name) else {
         return Ok(default);
@@ -326,19 +449,23 @@ fn parsed<T: FromStr>(
     raw.trim()
         .parse::<T>()
         .ok()
-        .filter(|v| valid(v))
+        .filter(|v| range.contains(v))
         .ok_or_else(|| ConfigError {
             name,
-            reason: format!("`{raw}` is not a valid value"),
+            reason: format!(
+                "`{raw}` is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
         })
 }
 
 fn seconds(src: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    parsed(src, name, default, |s: &u64| *s >= 1).map(Duration::from_secs)
+    bounded(src, name, default, KEY_SET_SECONDS).map(Duration::from_secs)
 }
 
 fn millis(src: &impl Source, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    parsed(src, name, default, |ms: &u64| *ms >= 1).map(Duration::from_millis)
+    bounded(src, name, default, TIMEOUT_MS).map(Duration::from_millis)
 }
 
 #[cfg(test)]
@@ -356,7 +483,7 @@ mod tests {
 
     #[test]
     fn missing_variable_is_named() {
-        let err = Config::from_source(&source(&[("BETTER_AUTH_SECRET", "s")])).unwrap_err();
+        let err = Config::from_source(&source(&[("BETTER_AUTH_SECRET", DEV_SECRET)])).unwrap_err();
         assert_eq!(err.name, "DATABASE_URL");
         let err = Config::from_source(&source(&[(
             "DATABASE_URL",
@@ -367,27 +494,118 @@ mod tests {
     }
 
     #[test]
-    fn jwks_url_alone_is_enough_and_must_be_http() {
+    fn jwks_url_alone_is_enough_and_must_be_https_or_loopback() {
         let db = ("DATABASE_URL", "postgres://h/db?sslmode=require");
+        let issuer = ("JWT_ISSUER", "https://auth.example.com");
+        let audience = ("JWT_AUDIENCE", "https://auth.example.com");
         let cfg = Config::from_source(&source(&[
             db,
             ("JWKS_URL", "https://auth.example.com/api/auth/jwks"),
+            issuer,
+            audience,
         ]))
         .unwrap();
         assert!(cfg.auth.secret.is_none());
         let jwks = cfg.auth.jwks.unwrap();
         assert_eq!(jwks.min_refresh_interval, Duration::from_secs(30));
-        for bad in ["auth.example.com/jwks", "file:///etc/passwd"] {
-            let err = Config::from_source(&source(&[db, ("JWKS_URL", bad)])).unwrap_err();
+        for bad in [
+            "auth.example.com/jwks",
+            "file:///etc/passwd",
+            "http://auth.example.com/jwks",
+            "http://127.0.0.1.example.com/jwks",
+        ] {
+            let err = Config::from_source(&source(&[db, ("JWKS_URL", bad), issuer, audience]))
+                .unwrap_err();
             assert_eq!(err.name, "JWKS_URL", "{bad}");
         }
+        for loopback in [
+            "http://localhost:3000/jwks",
+            "http://127.0.0.5/jwks",
+            "http://[::1]:8080/jwks",
+        ] {
+            let cfg = Config::from_source(&source(&[db, ("JWKS_URL", loopback), issuer, audience]));
+            assert!(cfg.is_ok(), "{loopback}: {cfg:?}");
+        }
+    }
+
+    #[test]
+    fn jwks_tokens_are_bound_to_issuer_and_audience() {
+        let base = [
+            ("DATABASE_URL", "postgres://h/db"),
+            ("JWKS_URL", "https://auth.example.com/api/auth/jwks"),
+            ("JWT_ISSUER", "https://auth.example.com"),
+            ("JWT_AUDIENCE", "https://app.example.com"),
+        ];
+        assert!(Config::from_source(&source(&base)).is_ok());
+        for missing in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+            let pairs: Vec<_> = base
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            let err = Config::from_source(&source(&pairs)).unwrap_err();
+            assert_eq!(err.name, missing);
+        }
+    }
+
+    #[test]
+    fn hs256_secrets_are_long_and_refused_beside_jwks_unless_allowed() {
+        let db = ("DATABASE_URL", "postgres://h/db");
+        assert!(DEV_SECRET.len() >= MIN_SECRET_BYTES);
+        let short = "a".repeat(MIN_SECRET_BYTES - 1);
+        let long = "a".repeat(MIN_SECRET_BYTES);
+        let err = Config::from_source(&source(&[db, ("BETTER_AUTH_SECRET", &short)])).unwrap_err();
+        assert_eq!(err.name, "BETTER_AUTH_SECRET");
+        assert!(Config::from_source(&source(&[db, ("BETTER_AUTH_SECRET", &long)])).is_ok());
+
+        // A rotation: both verify; the previous one alone is a mistake.
+        let cfg = Config::from_source(&source(&[
+            db,
+            ("BETTER_AUTH_SECRET", &long),
+            ("BETTER_AUTH_SECRET_PREVIOUS", DEV_SECRET),
+        ]))
+        .unwrap();
+        assert_eq!(cfg.auth.previous_secret.as_deref(), Some(DEV_SECRET));
+        for pairs in [
+            vec![db, ("BETTER_AUTH_SECRET_PREVIOUS", DEV_SECRET)],
+            vec![
+                db,
+                ("BETTER_AUTH_SECRET", DEV_SECRET),
+                ("BETTER_AUTH_SECRET_PREVIOUS", &short),
+            ],
+        ] {
+            let err = Config::from_source(&source(&pairs)).unwrap_err();
+            assert_eq!(err.name, "BETTER_AUTH_SECRET_PREVIOUS");
+        }
+
+        let jwks = [
+            db,
+            ("BETTER_AUTH_SECRET", DEV_SECRET),
+            ("JWKS_URL", "https://auth.example.com/api/auth/jwks"),
+            ("JWT_ISSUER", "https://auth.example.com"),
+            ("JWT_AUDIENCE", "https://auth.example.com"),
+        ];
+        let err = Config::from_source(&source(&jwks)).unwrap_err();
+        assert_eq!(err.name, "BETTER_AUTH_SECRET");
+        assert!(err.reason.contains("ALLOW_HS256"), "{err}");
+        for (allow, ok) in [("true", true), ("false", false)] {
+            let mut pairs = jwks.to_vec();
+            pairs.push(("ALLOW_HS256", allow));
+            assert_eq!(Config::from_source(&source(&pairs)).is_ok(), ok, "{allow}");
+        }
+        let mut pairs = jwks.to_vec();
+        pairs.push(("ALLOW_HS256", "yes"));
+        assert_eq!(
+            Config::from_source(&source(&pairs)).unwrap_err().name,
+            "ALLOW_HS256"
+        );
     }
 
     #[test]
     fn malformed_values_are_named() {
         let base = [
             ("DATABASE_URL", "postgres://h/db?sslmode=require"),
-            ("BETTER_AUTH_SECRET", "s"),
+            ("BETTER_AUTH_SECRET", DEV_SECRET),
         ];
         for (name, value) in [
             ("DATABASE_URL", "postgres://h/db?sslmode=bogus"),
@@ -401,10 +619,11 @@ mod tests {
             ),
             ("DB_POOL_MAX_SIZE", "0"),
             ("DB_POOL_MAX_SIZE", "many"),
+            ("DB_POOL_MAX_SIZE", "100000"),
             ("DB_STATEMENT_TIMEOUT_MS", "-1"),
+            ("DB_STATEMENT_TIMEOUT_MS", "18446744073709551615"),
             ("JWT_LEEWAY_SECONDS", "1.5"),
-            ("MAX_TASKS_PER_USER", "0"),
-            ("MAX_TASKS_PER_USER", "2000000001"),
+            ("JWT_LEEWAY_SECONDS", "18446744073709551615"),
         ] {
             let mut pairs = base.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -464,8 +683,15 @@ mod tests {
     #[test]
     fn defaults_apply_and_secrets_are_not_printed() {
         let cfg = Config::from_source(&source(&[
-            ("DATABASE_URL", "postgres://u:hunter2@h/db?sslmode=require"),
-            ("BETTER_AUTH_SECRET", "topsecret"),
+            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+            (
+                "BETTER_AUTH_SECRET",
+                "topsecret-topsecret-topsecret-topsecret",
+            ),
+            (
+                "BETTER_AUTH_SECRET_PREVIOUS",
+                "oldsecret-oldsecret-oldsecret-oldsecret",
+            ),
         ]))
         .unwrap();
         assert_eq!(cfg.db.pool_max_size, 2);
@@ -474,7 +700,9 @@ mod tests {
         assert_eq!(cfg.auth.issuer, None);
         let printed = format!("{cfg:?}");
         assert!(
-            !printed.contains("hunter2") && !printed.contains("topsecret"),
+            !printed.contains("hunter2")
+                && !printed.contains("topsecret")
+                && !printed.contains("oldsecret"),
             "{printed}"
         );
     }

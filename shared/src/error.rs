@@ -42,6 +42,10 @@ pub enum ApiError {
     /// The JWKS endpoint cannot be reached, so the token cannot be judged.
     #[error("the token signing keys are unavailable, retry shortly")]
     KeysUnavailable,
+    /// The function's secrets could not be fetched yet (logged at start
+    /// and on each retry).
+    #[error("the service is starting, retry shortly")]
+    NotReady,
     /// A bug of ours. The cause is logged, never sent.
     #[error("internal server error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -121,7 +125,9 @@ impl ApiError {
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable | Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::KeysUnavailable | Self::NotReady => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -151,7 +157,10 @@ impl ApiError {
                 );
             }
             // The first request's answer is a retry away.
-            Self::Unavailable | Self::KeysUnavailable | Self::IdempotencyKeyInProgress => {
+            Self::Unavailable
+            | Self::KeysUnavailable
+            | Self::NotReady
+            | Self::IdempotencyKeyInProgress => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(response::RETRY_AFTER_SECONDS),

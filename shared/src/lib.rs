@@ -13,7 +13,8 @@
 //! - request headers: `etag` (versions), `idempotency` (safe retries);
 //! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`;
 //!   the words a task is found by: `search`;
-//! - what a function builds once at start: `state`.
+//! - what a function builds once at start: `state`; its secrets on
+//!   Lambda: `secrets`.
 
 pub mod auth;
 pub mod config;
@@ -33,6 +34,7 @@ pub mod repository;
 pub mod response;
 pub mod routes;
 pub mod search;
+pub mod secrets;
 pub mod state;
 pub mod task;
 pub mod telemetry;
@@ -45,8 +47,9 @@ pub use state::AppState;
 
 /// A function binary's whole `main`: logging, the state built once per
 /// execution environment (`$state` is an expression yielding a future of
-/// `Result<State, state::StartupError>`), then `$handler(request, &state)` for
-/// every invocation, then its metrics flushed. One request at a time per environment: a
+/// `Result<state::Starting<State>, state::StartupError>`), then
+/// `$handler(request, &state)` for every invocation (a 503 while the state
+/// waits for its secrets), then its metrics flushed. One request at a time per environment: a
 /// current-thread runtime, no thread pool.
 #[macro_export]
 macro_rules! function_main {
@@ -55,10 +58,13 @@ macro_rules! function_main {
         async fn main() -> Result<(), lambda_http::Error> {
             $crate::telemetry::init();
             $crate::metrics::init(env!("CARGO_PKG_NAME"));
-            let state = $state.await?;
-            let state = &state;
+            let starting = $state.await?;
+            let starting = &starting;
             $crate::lambda::run(move |req| async move {
-                let response = $handler(req, state).await;
+                let response = match starting.get().await {
+                    Ok(state) => $handler(req, state).await,
+                    Err(not_ready) => not_ready.into_response(),
+                };
                 // This invocation's metrics, before the runtime returns the
                 // response (after it, Lambda may freeze the process).
                 $crate::metrics::flush();

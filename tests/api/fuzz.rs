@@ -190,11 +190,85 @@ fn check_description(d: &str) -> Result<(), TestCaseError> {
 fn authenticator() -> Authenticator {
     let config = Config::from_source(&|k: &str| match k {
         "DATABASE_URL" => Some("postgres://127.0.0.1:1/none".into()),
-        "BETTER_AUTH_SECRET" => Some("fuzz-secret".into()),
+        "BETTER_AUTH_SECRET" => Some("fuzz-secret-at-least-32-bytes-long".into()),
         _ => None,
     })
     .expect("config");
-    Authenticator::new(&config.auth, &shared::tls::Tls::default())
+    Authenticator::new(&config.auth, &shared::tls::Tls::default()).expect("authenticator")
+}
+
+/// Every numeric setting (docs/operations.md, "Configuration").
+const NUMERIC_SETTINGS: [&str; 11] = [
+    "DB_POOL_MAX_SIZE",
+    "DB_CONNECT_TIMEOUT_MS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_POOL_TIMEOUT_MS",
+    "DB_IDLE_CHECK_AFTER_MS",
+    "JWT_LEEWAY_SECONDS",
+    "JWKS_FETCH_TIMEOUT_MS",
+    "JWKS_MIN_REFRESH_SECONDS",
+    "JWKS_CACHE_MIN_SECONDS",
+    "JWKS_CACHE_MAX_SECONDS",
+    "JWKS_MAX_STALE_SECONDS",
+];
+
+/// A value for a numeric setting: anything from small numbers to past
+/// u64, negative, fractional, or not a number.
+fn setting_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u64..100_000).prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        "[0-9]{19,30}",
+        "[ 0-9.eE+-]{0,12}",
+        ".{0,8}",
+    ]
+}
+
+/// What a function does with a loaded configuration: build its state, add
+/// each duration to now (as the timers and the key-set cache do), and
+/// verify a good and an expired token. A panic anywhere fails the case.
+fn use_config(config: &Config) -> Result<(), TestCaseError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let state = shared::AppState::new(config).expect("state from a loaded config");
+        let now = std::time::Instant::now();
+        let db = &config.db;
+        for d in [
+            db.connect_timeout,
+            db.statement_timeout,
+            db.pool_wait_timeout,
+            db.idle_check_after,
+            config.worst_case_answer(),
+        ] {
+            let _ = now + d;
+        }
+        if let Some(jwks) = &config.auth.jwks {
+            let _ = now + jwks.max_max_age + jwks.max_stale + jwks.min_refresh_interval;
+            let _ = now + jwks.fetch_timeout;
+        }
+        let mut headers = lambda_http::http::HeaderMap::new();
+        for (exp, ok) in [(now_secs() + 600, true), (1, false)] {
+            let claims = json!({ "sub": "alice", "iss": ISSUER, "aud": ISSUER, "exp": exp });
+            let token = integration_tests::sign(claims);
+            headers.insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("header"),
+            );
+            let verdict = state.auth.authenticate(&headers).await;
+            prop_assert_eq!(verdict.is_ok(), ok, "{:?}", verdict.err());
+        }
+        Ok(())
+    })
+}
+
+const ISSUER: &str = "https://auth.example.com";
+
+fn now_secs() -> u64 {
+    integration_tests::now()
 }
 
 proptest! {
@@ -259,6 +333,54 @@ proptest! {
         match rt.block_on(auth.authenticate(&headers)) {
             Ok(user) => prop_assert!(false, "a random token passed as {:?}", user),
             Err(e) => prop_assert_eq!(e.status().as_u16(), 401, "{}", e),
+        }
+    }
+}
+
+proptest! {
+    // Each case builds a whole state (a TLS context among it): a tenth of
+    // the budget covers every setting many times over.
+    #![proptest_config(ProptestConfig {
+        cases: cases() / 10,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Any value of any numeric setting either loads or is refused naming
+    /// that setting; a loaded configuration never panics where it is used.
+    #[test]
+    fn numeric_settings_load_or_are_refused_by_name(
+        values in proptest::collection::btree_map(
+            proptest::sample::select(NUMERIC_SETTINGS.to_vec()),
+            setting_value(),
+            1..4,
+        ),
+    ) {
+        let fixed = [
+            ("DATABASE_URL", "postgres://127.0.0.1:1/none"),
+            ("BETTER_AUTH_SECRET", integration_tests::SECRET),
+            ("ALLOW_HS256", "true"),
+            ("JWKS_URL", "http://127.0.0.1:1/jwks"),
+            ("JWT_ISSUER", ISSUER),
+            ("JWT_AUDIENCE", ISSUER),
+        ];
+        let source = |name: &str| {
+            values
+                .get(name)
+                .cloned()
+                .or_else(|| fixed.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+        };
+        match Config::from_source(&source) {
+            Ok(config) => use_config(&config)?,
+            Err(e) => prop_assert!(
+                values.contains_key(e.name)
+                    // Their relation: the floor above the ceiling.
+                    || (e.name == "JWKS_CACHE_MIN_SECONDS"
+                        && values.contains_key("JWKS_CACHE_MAX_SECONDS")),
+                "{} named for {:?}",
+                e,
+                values
+            ),
         }
     }
 }

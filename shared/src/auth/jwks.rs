@@ -4,7 +4,9 @@
 //! the auth server removed stops verifying; refetched sooner — at most once
 //! per `min_refresh_interval` — when a token names a key we do not hold, so
 //! a key rotation needs no redeploy. A failed or empty fetch keeps the keys
-//! already held. One fetch at a time.
+//! already held, for at most `max_stale` past the set's lifetime; then
+//! tokens get 503. One fetch at a time, over https (loopback excepted),
+//! never following a redirect, the body capped while it streams.
 
 use std::{
     collections::HashMap,
@@ -41,6 +43,11 @@ pub enum KeyError {
     Unavailable,
 }
 
+/// The key-set client could not be built (TLS setup failed).
+#[derive(Debug, thiserror::Error)]
+#[error("JWKS_URL: cannot build the key-set client: {0}")]
+pub struct KeySetupError(String);
+
 pub struct KeySet {
     config: JwksConfig,
     client: reqwest::Client,
@@ -61,28 +68,23 @@ struct Cache {
 }
 
 impl KeySet {
-    pub fn new(config: JwksConfig, tls: &Tls) -> Self {
+    pub fn new(config: JwksConfig, tls: &Tls) -> Result<Self, KeySetupError> {
+        // A redirect could lead to keys served by someone else, or in clear.
         let mut builder = reqwest::Client::builder()
             .timeout(config.fetch_timeout)
-            .connect_timeout(config.fetch_timeout);
+            .connect_timeout(config.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::none());
         if config.url.starts_with("https:") {
-            match tls.connector() {
-                Ok(connector) => builder = builder.use_preconfigured_tls(connector),
-                Err(e) => tracing::warn!("JWKS client: {e}; using the system's roots only"),
-            }
+            let connector = tls.connector().map_err(|e| KeySetupError(e.to_string()))?;
+            builder = builder.use_preconfigured_tls(connector);
         }
-        let client = builder
-            .build()
-            // Fails only when the TLS backend cannot initialise at all; then
-            // the plain client (same backend) is the best we have. Runs once,
-            // at init.
-            .unwrap_or_default();
-        Self {
+        let client = builder.build().map_err(|e| KeySetupError(e.to_string()))?;
+        Ok(Self {
             config,
             client,
             cache: Mutex::default(),
             refresh: tokio::sync::Mutex::new(()),
-        }
+        })
     }
 
     /// Fetches the key set ahead of the first request (during init, which
@@ -111,7 +113,10 @@ impl KeySet {
             self.fetch().await;
         }
         let cache = self.cache();
-        match (cache.find(kid), cache.last_fetch) {
+        match (
+            cache.find_usable(kid, self.config.max_stale),
+            cache.last_fetch,
+        ) {
             (Some(key), _) => Ok(key),
             (None, Some((_, true))) => Err(KeyError::Unknown),
             (None, _) => Err(KeyError::Unavailable),
@@ -160,7 +165,7 @@ impl KeySet {
 
     /// The set and its `Cache-Control: max-age`, if it gives one.
     async fn download(&self) -> Result<(Cache, Option<Duration>), String> {
-        let response = self
+        let mut response = self
             .client
             .get(&self.config.url)
             .send()
@@ -180,10 +185,19 @@ impl KeySet {
             .get(reqwest::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(max_age);
-        let body = response
-            .bytes()
+        // Chunk by chunk: an answer without Content-Length (chunked) is cut
+        // off at the cap, not read whole first.
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| format!("reading the body failed: {e}"))?;
+            .map_err(|e| format!("reading the body failed: {e}"))?
+        {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
+                return Err("key set is too large".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok((parse(&body)?, max_age))
     }
 }
@@ -228,6 +242,15 @@ impl Cache {
                 expired || at.elapsed() >= min_refresh
             }
         }
+    }
+
+    /// A key, if the set holding it is within its lifetime plus
+    /// `max_stale`: what a set that cannot be refreshed still verifies.
+    fn find_usable(&self, kid: Option<&str>, max_stale: Duration) -> Option<Arc<VerifyingKey>> {
+        let usable = self
+            .fresh_until
+            .is_some_and(|t| Instant::now() < t + max_stale);
+        usable.then(|| self.find(kid)).flatten()
     }
 
     fn find(&self, kid: Option<&str>) -> Option<Arc<VerifyingKey>> {
