@@ -212,3 +212,62 @@ impl Extension {
             .ok_or_else(|| "the secret has no text value (SecretString)".to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(pairs: &'static [(&'static str, &'static str)]) -> impl Source {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const NAMES: &[&str] = &["DATABASE_URL", "BETTER_AUTH_SECRET"];
+
+    #[test]
+    fn plain_variables_need_no_fetch() {
+        let secrets = Secrets::from_source(&source(&[("DATABASE_URL", "postgres://h/db")]), NAMES);
+        assert!(secrets.unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_variable_set_both_ways_or_without_a_session_token_is_refused() {
+        let both = Secrets::from_source(
+            &source(&[
+                ("DATABASE_URL", "postgres://h/db"),
+                ("DATABASE_URL_SECRET_ARN", "arn:db"),
+                ("AWS_SESSION_TOKEN", "t"),
+            ]),
+            NAMES,
+        );
+        assert_eq!(both.unwrap_err().name, "DATABASE_URL");
+        let no_token =
+            Secrets::from_source(&source(&[("DATABASE_URL_SECRET_ARN", "arn:db")]), NAMES);
+        assert_eq!(no_token.unwrap_err().name, "AWS_SESSION_TOKEN");
+        let port = Secrets::from_source(
+            &source(&[
+                ("DATABASE_URL_SECRET_ARN", "arn:db"),
+                ("AWS_SESSION_TOKEN", "t"),
+                ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "99999"),
+            ]),
+            NAMES,
+        );
+        assert_eq!(
+            port.unwrap_err().name,
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+        );
+    }
+
+    #[test]
+    fn the_placeholder_passes_the_checks_of_every_secret() {
+        let db = crate::config::DbConfig::from_source(&|k: &str| {
+            (k == "DATABASE_URL").then(|| PLACEHOLDER.to_owned())
+        });
+        assert!(db.is_ok());
+        assert!(PLACEHOLDER.len() >= crate::config::MIN_SECRET_BYTES);
+    }
+}

@@ -451,3 +451,180 @@ async fn events_lambda_http_cannot_read_get_the_apis_own_400() {
         "{text}"
     );
 }
+
+/// A stand-in for the AWS Parameters and Secrets Lambda Extension on a
+/// loopback port: `GET /secretsmanager/get?secretId=…` answers
+/// GetSecretValue's JSON to a caller presenting the session token, or 500
+/// while it is `down`; every request is counted.
+struct SecretsExtension {
+    port: u16,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+const SESSION_TOKEN: &str = "session-token-of-this-environment";
+
+impl SecretsExtension {
+    async fn start(secrets: &[(&str, &str)]) -> Self {
+        use axum::{
+            extract::{Query, State},
+            http::{HeaderMap, StatusCode},
+        };
+        use std::{
+            collections::HashMap,
+            sync::{
+                Arc,
+                atomic::{AtomicBool, AtomicUsize, Ordering},
+            },
+        };
+        type Shared = (
+            Arc<HashMap<String, String>>,
+            Arc<AtomicUsize>,
+            Arc<AtomicBool>,
+        );
+        async fn get(
+            State((secrets, requests, down)): State<Shared>,
+            Query(query): Query<HashMap<String, String>>,
+            headers: HeaderMap,
+        ) -> (StatusCode, String) {
+            requests.fetch_add(1, Ordering::SeqCst);
+            if down.load(Ordering::SeqCst) {
+                return (StatusCode::INTERNAL_SERVER_ERROR, "down".into());
+            }
+            if headers
+                .get("x-aws-parameters-secrets-token")
+                .is_none_or(|t| t != SESSION_TOKEN)
+            {
+                return (StatusCode::UNAUTHORIZED, "no token".into());
+            }
+            let id = query.get("secretId").cloned().unwrap_or_default();
+            match secrets.get(&id) {
+                Some(value) => (
+                    StatusCode::OK,
+                    serde_json::json!({
+                        "ARN": id, "Name": "n", "SecretString": value,
+                        "VersionId": "v1", "VersionStages": ["AWSCURRENT"],
+                    })
+                    .to_string(),
+                ),
+                None => (StatusCode::BAD_REQUEST, "unknown secret".into()),
+            }
+        }
+        let requests = Arc::new(AtomicUsize::new(0));
+        let down = Arc::new(AtomicBool::new(false));
+        let secrets: HashMap<String, String> = secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let router = axum::Router::new()
+            .route("/secretsmanager/get", axum::routing::get(get))
+            .with_state((Arc::new(secrets), requests.clone(), down.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self {
+            port,
+            requests,
+            down,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+const DB_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:task-api/db-AbCdEf";
+const AUTH_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:task-api/auth-AbCdEf";
+
+/// What a deployed function's environment holds: the secrets' ARNs and
+/// the extension's coordinates, never a secret's value.
+fn deployed_env(extension: &SecretsExtension) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL_SECRET_ARN", DB_SECRET_ARN.into()),
+        ("BETTER_AUTH_SECRET_SECRET_ARN", AUTH_SECRET_ARN.into()),
+        ("AWS_SESSION_TOKEN", SESSION_TOKEN.into()),
+        (
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.port.to_string(),
+        ),
+        ("RUST_LOG", "info".into()),
+    ]
+}
+
+async fn status_of(api: &integration_tests::runtime_api::RuntimeApi, event: &[u8]) -> Value {
+    let document = api.invoke(event).await;
+    serde_json::from_slice(&document).unwrap()
+}
+
+/// Deployed, the secrets come from the extension, once per execution
+/// environment: three invocations, one fetch of each secret; the token
+/// the fixture carries verifies with the fetched secret (a 404 for a task
+/// that does not exist, not a 401), and neither value is logged.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_are_fetched_once_from_the_extension() {
+    use integration_tests::runtime_api::RuntimeApi;
+    let db = TestDb::new().await;
+    let extension =
+        SecretsExtension::start(&[(DB_SECRET_ARN, &db.url), (AUTH_SECRET_ARN, DEV_SECRET)]).await;
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(format!("get-task-{}.log", uuid::Uuid::now_v7()));
+    let env = deployed_env(&extension);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _function = api.spawn_function(&workspace().join("target/debug/get-task"), &[], &env, &log);
+    let event = std::fs::read(workspace().join("events/get-task.json")).unwrap();
+    for _ in 0..3 {
+        let response = status_of(&api, &event).await;
+        assert_eq!(response["statusCode"], 404, "{response}");
+    }
+    assert_eq!(extension.requests(), 2, "one fetch per secret, at init");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        !text.contains(DEV_SECRET) && !text.contains(&db.url),
+        "{text}"
+    );
+}
+
+/// A fetch that fails does not start the function with a secret missing:
+/// it answers 503 with `Retry-After`, each request tries again, and once
+/// the extension answers the function serves, fetching no more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_secret_fetch_answers_503_and_recovers() {
+    use integration_tests::runtime_api::RuntimeApi;
+    let db = TestDb::new().await;
+    let extension = SecretsExtension::start(&[(DB_SECRET_ARN, &db.url)]).await;
+    extension.set_down(true);
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(format!("health-{}.log", uuid::Uuid::now_v7()));
+    let mut env = deployed_env(&extension);
+    env.retain(|(k, _)| *k != "BETTER_AUTH_SECRET_SECRET_ARN");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _function = api.spawn_function(&workspace().join("target/debug/health"), &[], &env, &log);
+    let event = std::fs::read(workspace().join("events/health.json")).unwrap();
+    for _ in 0..2 {
+        let response = status_of(&api, &event).await;
+        assert_eq!(response["statusCode"], 503, "{response}");
+        assert_eq!(response["headers"]["retry-after"], "1", "{response}");
+        let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert!(body["detail"].is_string(), "{body}");
+    }
+    let failed = extension.requests();
+    assert_eq!(failed, 3, "one try at init, one per request");
+    extension.set_down(false);
+    for _ in 0..2 {
+        let response = status_of(&api, &event).await;
+        assert_eq!(response["statusCode"], 200, "{response}");
+    }
+    assert_eq!(extension.requests(), failed + 1, "fetched once it worked");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(text.contains("DATABASE_URL_SECRET_ARN"), "{text}");
+    assert!(!text.contains(&db.url), "{text}");
+}
