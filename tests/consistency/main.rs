@@ -219,6 +219,7 @@ fn the_default_timeouts_fit_inside_the_lambda_timeout() {
     let defaults = shared::config::Config::from_source(&|name: &str| match name {
         "DATABASE_URL" => Some("postgres://db.example/tasks?sslmode=require".to_owned()),
         "JWKS_URL" => Some("https://auth.example/api/auth/jwks".to_owned()),
+        "JWT_ISSUER" | "JWT_AUDIENCE" => Some("https://auth.example".to_owned()),
         _ => None,
     })
     .unwrap();

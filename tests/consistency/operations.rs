@@ -287,3 +287,199 @@ fn the_abuse_limits_are_parameters_with_safe_defaults() {
             .is_some_and(|n| n > 0)
     );
 }
+
+/// Every string inside `value` (`!Ref X` reads as `X`, `!If [c, a, b]` as
+/// the list `[c, a, b]`).
+fn strings(value: &Yaml) -> Vec<String> {
+    match value {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Array(items) => items.iter().flat_map(strings).collect(),
+        Yaml::Hash(map) => map
+            .iter()
+            .flat_map(|(k, v)| strings(k).into_iter().chain(strings(v)))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The environment of each function: the globals' with its own on top.
+fn function_environments(template: &Yaml) -> Vec<(String, Vec<(String, Yaml)>)> {
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_hash()
+        .cloned()
+        .unwrap_or_default();
+    resources(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(name, function)| {
+            let mut env: Vec<(String, Yaml)> = globals
+                .iter()
+                .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+                .collect();
+            if let Some(own) = function["Properties"]["Environment"]["Variables"].as_hash() {
+                for (k, v) in own {
+                    env.retain(|(name, _)| Some(name.as_str()) != k.as_str());
+                    env.push((k.as_str().unwrap().to_owned(), v.clone()));
+                }
+            }
+            (name, env)
+        })
+        .collect()
+}
+
+/// `lambda:GetFunctionConfiguration` (in AWS's ReadOnlyAccess) shows a
+/// function's environment whole: no variable carries a secret parameter,
+/// a dynamic reference (it resolves into the environment too), or a
+/// secret's value; the secret variables are empty, and their `_SECRET_ARN`
+/// twins name Secrets Manager secrets made from the NoEcho parameters.
+#[test]
+fn no_function_environment_carries_a_secret_value() {
+    let template = template();
+    let secret_parameters: Vec<String> = template["Parameters"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .filter(|(_, p)| p["NoEcho"].as_bool() == Some(true))
+        .map(|(name, _)| name.as_str().unwrap().to_owned())
+        .collect();
+    for name in ["DatabaseUrl", "BetterAuthSecret", "BetterAuthSecretPrevious"] {
+        assert!(secret_parameters.iter().any(|p| p == name), "{name} is NoEcho");
+    }
+    let secrets = resources(&template, "AWS::SecretsManager::Secret");
+    for (function, env) in function_environments(&template) {
+        for (variable, value) in &env {
+            for text in strings(value) {
+                assert!(
+                    !secret_parameters.contains(&text)
+                        && !text.contains("{{resolve:")
+                        && !secret_parameters.iter().any(|p| text.contains(&format!("${{{p}}}"))),
+                    "{function}: {variable} carries a secret ({text})"
+                );
+            }
+        }
+        let get = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        for (variable, parameter) in [
+            ("DATABASE_URL", "DatabaseUrl"),
+            ("BETTER_AUTH_SECRET", "BetterAuthSecret"),
+            ("BETTER_AUTH_SECRET_PREVIOUS", "BetterAuthSecretPrevious"),
+        ] {
+            if let Some(value) = get(variable) {
+                assert_eq!(value.as_str(), Some(""), "{function}: {variable}");
+            }
+            let reference = get(&format!("{variable}_SECRET_ARN"))
+                .unwrap_or_else(|| panic!("{function}: no {variable}_SECRET_ARN"));
+            let (_, secret) = secrets
+                .iter()
+                .find(|(name, _)| strings(&reference).contains(name))
+                .unwrap_or_else(|| panic!("{function}: {variable}_SECRET_ARN names no secret"));
+            assert!(
+                refers_to(&secret["Properties"]["SecretString"], parameter),
+                "{variable}'s secret holds {parameter}"
+            );
+        }
+    }
+}
+
+/// Each function may read its secrets and nothing else of Secrets Manager
+/// (no wildcard), and runs with the extension that fetches them.
+#[test]
+fn functions_read_exactly_their_secrets_through_the_extension() {
+    let template = template();
+    let secrets: Vec<String> = resources(&template, "AWS::SecretsManager::Secret")
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let policies = resources(&template, "AWS::IAM::ManagedPolicy");
+    for (name, function) in resources(&template, "AWS::Serverless::Function") {
+        let attached = function["Properties"]["Policies"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("{name}: no Policies"));
+        let mut readable = BTreeSet::new();
+        for policy in attached {
+            let (_, policy) = policies
+                .iter()
+                .find(|(p, _)| refers_to(policy, p))
+                .unwrap_or_else(|| panic!("{name}: {policy:?} is not a policy of this template"));
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+                .as_vec()
+                .unwrap()
+            {
+                assert_eq!(
+                    statement["Action"].as_str(),
+                    Some("secretsmanager:GetSecretValue")
+                );
+                for resource in strings(&statement["Resource"]) {
+                    assert!(!resource.contains('*'), "{name}: {resource}");
+                    if secrets.contains(&resource) {
+                        readable.insert(resource);
+                    }
+                }
+            }
+        }
+        let wanted: BTreeSet<String> = if name == "HealthFunction" {
+            ["DatabaseUrlSecret".to_owned()].into()
+        } else {
+            secrets.iter().cloned().collect()
+        };
+        assert_eq!(readable, wanted, "{name}");
+    }
+    let layers = strings(&template["Globals"]["Function"]["Layers"]);
+    assert!(
+        layers.iter().any(|l| l == "SecretsExtensionLayerArn"),
+        "{layers:?}"
+    );
+    let rule = &template["Rules"]["SecretsNeedTheExtension"]["Assertions"][0]["Assert"];
+    assert!(strings(rule).contains(&"SecretsExtensionLayerArn".to_owned()));
+}
+
+/// With a JWKS, a deploy must say whose tokens it takes: the template
+/// refuses a JwksUrl without JwtIssuer and JwtAudience, and an HS256
+/// secret beside it unless AllowHs256; a secret shorter than 32 bytes is
+/// refused by its parameter's pattern.
+#[test]
+fn a_deploy_binds_tokens_to_issuer_and_audience() {
+    let template = template();
+    let rule = &template["Rules"]["TokensAreBoundToIssuerAndAudience"];
+    assert!(strings(&rule["RuleCondition"]).contains(&"JwksUrl".to_owned()));
+    let asserted: Vec<Vec<String>> = rule["Assertions"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| strings(&a["Assert"]))
+        .collect();
+    for parameter in ["JwtIssuer", "JwtAudience", "AllowHs256"] {
+        assert!(
+            asserted.iter().any(|a| a.iter().any(|s| s == parameter)),
+            "no assertion on {parameter}"
+        );
+    }
+    for secret in ["BetterAuthSecret", "BetterAuthSecretPrevious"] {
+        let pattern = template["Parameters"][secret]["AllowedPattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{secret}: no AllowedPattern"));
+        assert_eq!(pattern, "(|.{32,})", "{secret}");
+    }
+    assert_eq!(
+        template["Parameters"]["AllowHs256"]["Default"].as_str(),
+        Some("false")
+    );
+}
+
+/// No browser origin is allowed unless the deploy names one.
+#[test]
+fn cors_allows_no_origin_by_default() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["AllowedOrigins"]["Default"].as_str(),
+        Some("")
+    );
+    let origins = &template["Resources"]["TaskApi"]["Properties"]["CorsConfiguration"]
+        ["AllowOrigins"];
+    let parts = strings(origins);
+    assert_eq!(
+        parts,
+        ["HasAllowedOrigins", "AllowedOrigins", "AWS::NoValue"],
+        "AllowOrigins: {origins:?}"
+    );
+    let condition = strings(&template["Conditions"]["HasAllowedOrigins"]);
+    assert!(condition.contains(&"AllowedOrigins".to_owned()), "{condition:?}");
+}
