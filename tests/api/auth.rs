@@ -285,3 +285,39 @@ async fn status_codes_come_in_the_contracts_order() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+/// A rotation of the HS256 secret logs nobody out: with the old secret
+/// as `BETTER_AUTH_SECRET_PREVIOUS`, tokens signed with either verify;
+/// any other secret's do not, nor the old one's once it is dropped.
+#[tokio::test]
+async fn a_rotated_secret_and_its_predecessor_both_verify() {
+    const NEW: &str = "the-rotated-secret-of-at-least-32-bytes";
+    let claims = json!({ "sub": "u1", "exp": now() + 3600 });
+    let old_token = sign(claims.clone());
+    let new_token = sign_with(Algorithm::HS256, NEW.as_bytes(), claims.clone());
+    let other = sign_with(
+        Algorithm::HS256,
+        b"yet-another-secret-of-32-bytes-or-more",
+        claims,
+    );
+    let rotating = TestApp::spawn_with(|vars| {
+        vars.insert("BETTER_AUTH_SECRET".into(), NEW.into());
+        vars.insert("BETTER_AUTH_SECRET_PREVIOUS".into(), SECRET.into());
+    })
+    .await;
+    assert_eq!(rotating.list_status("u1", &new_token).await, StatusCode::OK);
+    assert_eq!(rotating.list_status("u1", &old_token).await, StatusCode::OK);
+    let (status, body, _) = status_with_token(&rotating, &other).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["detail"], "token signature is invalid");
+
+    let rotated = TestApp::spawn_with(|vars| {
+        vars.insert("BETTER_AUTH_SECRET".into(), NEW.into());
+    })
+    .await;
+    assert_eq!(rotated.list_status("u1", &new_token).await, StatusCode::OK);
+    assert_eq!(
+        rotated.list_status("u1", &old_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}

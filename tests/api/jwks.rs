@@ -3,6 +3,7 @@
 //! enforced, refetch on rotation (rate-limited), 503 while the endpoint is
 //! unreachable, and HS256 still accepted beside it.
 
+use futures::StreamExt;
 use integration_tests::{
     keys::{JwksServer, TestKey},
     *,
@@ -24,6 +25,8 @@ async fn app_with_jwks(url: &str, min_refresh_seconds: &str) -> TestApp {
         vars.insert("JWKS_MIN_REFRESH_SECONDS".into(), min);
         vars.insert("JWT_ISSUER".into(), ISSUER.into());
         vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+        // These tests show HS256 beside the key set: it must be asked for.
+        vars.insert("ALLOW_HS256".into(), "true".into());
     })
     .await
 }
@@ -312,6 +315,7 @@ async fn app_with_lifetimes(url: &str, max: &str) -> TestApp {
         vars.insert("JWKS_CACHE_MAX_SECONDS".into(), max);
         vars.insert("JWT_ISSUER".into(), ISSUER.into());
         vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+        vars.remove("BETTER_AUTH_SECRET");
     })
     .await
 }
@@ -391,4 +395,118 @@ async fn a_failed_or_empty_fetch_keeps_the_keys_held() {
     // Failures are retried at most once a second.
     assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
     assert_eq!(jwks.fetches(), 3);
+}
+
+/// Keys that cannot be refreshed are not trusted for ever: past the set's
+/// lifetime they still verify for `JWKS_MAX_STALE_SECONDS`, then tokens
+/// get 503 (the key may have been withdrawn), never a pass.
+#[tokio::test]
+async fn stale_keys_stop_verifying_after_the_grace() {
+    let key = TestKey::generate(Algorithm::EdDSA, "k");
+    let jwks = JwksServer::start(&[&key]).await;
+    jwks.cache_control(Some("max-age=1"));
+    let url = jwks.url.clone();
+    let app = TestApp::spawn_with(move |vars| {
+        vars.insert("JWKS_URL".into(), url);
+        vars.insert("JWKS_CACHE_MIN_SECONDS".into(), "1".into());
+        vars.insert("JWKS_MAX_STALE_SECONDS".into(), "1".into());
+        vars.insert("JWT_ISSUER".into(), ISSUER.into());
+        vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+        vars.remove("BETTER_AUTH_SECRET");
+    })
+    .await;
+    let token = key.sign(&claims("alice"));
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+    jwks.fail();
+    wait(1100).await;
+    assert_eq!(
+        app.list_status("alice", &token).await,
+        StatusCode::OK,
+        "within the grace"
+    );
+    wait(1100).await;
+    assert_eq!(
+        app.list_status("alice", &token).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "past the grace"
+    );
+    // And back as soon as the endpoint answers again.
+    jwks.publish(&[&key]);
+    wait(1100).await;
+    assert_eq!(app.list_status("alice", &token).await, StatusCode::OK);
+}
+
+/// Serves `router` on a loopback port; its base URL.
+async fn serve(router: axum::Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+/// A redirect is not followed: it could lead to keys served by anyone.
+#[tokio::test]
+async fn a_redirecting_jwks_endpoint_is_not_followed() {
+    let key = TestKey::generate(Algorithm::EdDSA, "k");
+    let jwks = JwksServer::start(&[&key]).await;
+    let target = jwks.url.clone();
+    let redirector = serve(axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || async move { axum::response::Redirect::temporary(&target) }),
+    ))
+    .await;
+    let app = app_with_jwks(&format!("{redirector}/jwks"), "30").await;
+    assert_eq!(
+        app.list_status("alice", &key.sign(&claims("alice"))).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(jwks.fetches(), 0, "the redirect's target was never asked");
+}
+
+/// A key set sent without `Content-Length` (chunked) is cut off at the
+/// size cap while it streams, not read whole first: the client hangs up
+/// long before the endpoint has sent its 64 MiB.
+#[tokio::test]
+async fn an_endless_chunked_key_set_is_cut_off_at_the_cap() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 1024;
+    let produced = Arc::new(AtomicUsize::new(0));
+    let counter = produced.clone();
+    let endpoint = serve(axum::Router::new().route(
+        "/jwks",
+        axum::routing::get(move || {
+            let counter = counter.clone();
+            async move {
+                let chunks = futures::stream::iter(0..CHUNKS).map(move |_| {
+                    counter.fetch_add(CHUNK, Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(vec![b' '; CHUNK])
+                });
+                axum::body::Body::from_stream(chunks)
+            }
+        }),
+    ))
+    .await;
+    let url = format!("{endpoint}/jwks");
+    let app = TestApp::spawn_with(move |vars| {
+        vars.insert("JWKS_URL".into(), url);
+        vars.insert("JWKS_FETCH_TIMEOUT_MS".into(), "30000".into());
+        vars.insert("JWT_ISSUER".into(), ISSUER.into());
+        vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+        vars.remove("BETTER_AUTH_SECRET");
+    })
+    .await;
+    let key = TestKey::generate(Algorithm::EdDSA, "k");
+    assert_eq!(
+        app.list_status("alice", &key.sign(&claims("alice"))).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    let sent = produced.load(Ordering::SeqCst);
+    assert!(
+        sent < CHUNK * CHUNKS / 4,
+        "{sent} bytes were produced before the client gave up"
+    );
 }

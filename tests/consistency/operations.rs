@@ -341,8 +341,15 @@ fn no_function_environment_carries_a_secret_value() {
         .filter(|(_, p)| p["NoEcho"].as_bool() == Some(true))
         .map(|(name, _)| name.as_str().unwrap().to_owned())
         .collect();
-    for name in ["DatabaseUrl", "BetterAuthSecret", "BetterAuthSecretPrevious"] {
-        assert!(secret_parameters.iter().any(|p| p == name), "{name} is NoEcho");
+    for name in [
+        "DatabaseUrl",
+        "BetterAuthSecret",
+        "BetterAuthSecretPrevious",
+    ] {
+        assert!(
+            secret_parameters.iter().any(|p| p == name),
+            "{name} is NoEcho"
+        );
     }
     let secrets = resources(&template, "AWS::SecretsManager::Secret");
     for (function, env) in function_environments(&template) {
@@ -351,7 +358,9 @@ fn no_function_environment_carries_a_secret_value() {
                 assert!(
                     !secret_parameters.contains(&text)
                         && !text.contains("{{resolve:")
-                        && !secret_parameters.iter().any(|p| text.contains(&format!("${{{p}}}"))),
+                        && !secret_parameters
+                            .iter()
+                            .any(|p| text.contains(&format!("${{{p}}}"))),
                     "{function}: {variable} carries a secret ({text})"
                 );
             }
@@ -472,8 +481,8 @@ fn cors_allows_no_origin_by_default() {
         template["Parameters"]["AllowedOrigins"]["Default"].as_str(),
         Some("")
     );
-    let origins = &template["Resources"]["TaskApi"]["Properties"]["CorsConfiguration"]
-        ["AllowOrigins"];
+    let origins =
+        &template["Resources"]["TaskApi"]["Properties"]["CorsConfiguration"]["AllowOrigins"];
     let parts = strings(origins);
     assert_eq!(
         parts,
@@ -481,5 +490,8 @@ fn cors_allows_no_origin_by_default() {
         "AllowOrigins: {origins:?}"
     );
     let condition = strings(&template["Conditions"]["HasAllowedOrigins"]);
-    assert!(condition.contains(&"AllowedOrigins".to_owned()), "{condition:?}");
+    assert!(
+        condition.contains(&"AllowedOrigins".to_owned()),
+        "{condition:?}"
+    );
 }
