@@ -531,3 +531,58 @@ fn bench_sql_is_the_repository_sql() {
         assert_eq!(words(&bench), words(&expected), "bench/sql/{name}.sql");
     }
 }
+
+/// The scripts build what Cargo.lock says (`--locked`: a build never
+/// resolves newer dependencies on its own) and install tools at pinned
+/// versions (`==`): CI on a fresh clone runs what was reviewed.
+#[test]
+fn scripts_build_locked_and_install_pinned_tools() {
+    let builds = [
+        "cargo build ",
+        "cargo run ",
+        "cargo test ",
+        "cargo clippy ",
+        "cargo nextest run ",
+        "cargo lambda build ",
+        "cargo install ",
+    ];
+    let mut checked = 0;
+    for dir in ["scripts", "bench"] {
+        for entry in fs::read_dir(root(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let Ok(text) = fs::read_to_string(&path) else {
+                continue;
+            };
+            if !text.starts_with("#!") {
+                continue;
+            }
+            for line in text.lines().map(str::trim) {
+                if line.starts_with('#') || line.starts_with("echo") {
+                    continue;
+                }
+                if builds.iter().any(|b| line.contains(b)) && !line.contains(" --version") {
+                    checked += 1;
+                    assert!(line.contains("--locked"), "{}: {line}", path.display());
+                }
+                if line.contains("pip install") {
+                    let named: Vec<&str> = line
+                        .split_whitespace()
+                        .skip_while(|w| *w != "install")
+                        .skip(1)
+                        .filter(|w| !w.starts_with('-') && !w.starts_with('"'))
+                        .collect();
+                    for package in named {
+                        assert!(package.contains("=="), "{}: {line}", path.display());
+                    }
+                }
+                if line.contains("pip_packages+=(") {
+                    assert!(line.contains("=="), "{}: {line}", path.display());
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 10,
+        "found only {checked} cargo builds in scripts/ and bench/"
+    );
+}

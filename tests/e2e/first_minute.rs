@@ -11,14 +11,14 @@ use tokio::{
     process::Command,
 };
 
-#[tokio::test]
-async fn the_printed_urls_token_and_curl_lines_work_as_printed() {
-    let db = TestDb::new().await;
-    let port = free_port();
+/// local-api's banner, printed with `secret` as `BETTER_AUTH_SECRET`: up
+/// to its second curl line, or its "no dev token" line. The server and its
+/// output stay open while the first two are held.
+async fn banner(db: &TestDb, port: u16, secret: &str) -> (Running, Vec<String>) {
     let binary = format!("{}/../target/debug/local-api", env!("CARGO_MANIFEST_DIR"));
     let mut server = Command::new(&binary)
         .env("DATABASE_URL", &db.url)
-        .env("BETTER_AUTH_SECRET", SECRET)
+        .env("BETTER_AUTH_SECRET", secret)
         .env("PORT", port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -29,10 +29,11 @@ async fn the_printed_urls_token_and_curl_lines_work_as_printed() {
     let mut banner = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
-            let done = line.trim_start().starts_with("curl")
-                && banner
-                    .iter()
-                    .any(|l: &String| l.trim_start().starts_with("curl"));
+            let done = line.contains("no dev token")
+                || line.trim_start().starts_with("curl")
+                    && banner
+                        .iter()
+                        .any(|l: &String| l.trim_start().starts_with("curl"));
             banner.push(line);
             if done {
                 break;
@@ -41,6 +42,30 @@ async fn the_printed_urls_token_and_curl_lines_work_as_printed() {
     })
     .await
     .expect("local-api printed its banner");
+    ((server, lines), banner)
+}
+
+type Running = (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+);
+
+/// A dev token is printed for the published dev secret only: a token
+/// printed for a real secret would land in terminals and CI logs.
+#[tokio::test]
+async fn no_dev_token_is_printed_for_a_secret_of_ones_own() {
+    let db = TestDb::new().await;
+    let (_server, banner) = banner(&db, free_port(), SECRET).await;
+    let text = banner.join("\n");
+    assert!(text.contains("no dev token"), "{text}");
+    assert!(!text.contains("Bearer ey"), "{text}");
+}
+
+#[tokio::test]
+async fn the_printed_urls_token_and_curl_lines_work_as_printed() {
+    let db = TestDb::new().await;
+    let port = free_port();
+    let (_server, banner) = banner(&db, port, shared::config::DEV_SECRET).await;
     let text = banner.join("\n");
     let base = format!("http://127.0.0.1:{port}");
     assert!(text.contains(&format!("listening on {base}")), "{text}");

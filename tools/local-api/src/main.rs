@@ -6,7 +6,7 @@ use std::{env, process::ExitCode, sync::Arc, time::Duration};
 use local_api::{AllowedOrigins, app, token};
 use shared::{
     AppState,
-    config::{AuthConfig, Config, Env},
+    config::{AuthConfig, Config, DEV_SECRET, Env},
 };
 use tokio::net::TcpListener;
 
@@ -78,7 +78,18 @@ fn banner(url: &str, config: &Config, origins: &AllowedOrigins) -> String {
          docs:    {url}/docs  (OpenAPI: {url}/openapi.json)\n  \
          CORS:    {origins:?}\n"
     );
-    match token::mint(&config.auth, DEMO_USER, Duration::from_secs(24 * 3600)) {
+    // Only the published dev secret: a token signed with a real one would
+    // end up in terminals and logs.
+    let minted = match config.auth.secret.as_deref() {
+        Some(DEV_SECRET) => token::mint(&config.auth, DEMO_USER, Duration::from_secs(24 * 3600)),
+        Some(_) => Err("BETTER_AUTH_SECRET is your own, not the dev secret: \
+                        make one with `local-api token --sub <user id>`"
+            .into()),
+        None => Err("BETTER_AUTH_SECRET is not set: dev tokens are HS256; \
+                     with JWKS_URL alone, sign in through your auth server for a token"
+            .into()),
+    };
+    match minted {
         Ok(demo) => text.push_str(&format!(
             "dev token for user `{DEMO_USER}` (24 h):\n  {demo}\n\
              try:\n  curl -s -H 'Authorization: Bearer {demo}' -H 'Content-Type: application/json' \
