@@ -186,7 +186,10 @@ async fn the_jwks_is_fetched_over_verified_tls() {
     let certs = Certificates::make();
     let key = TestKey::generate(Algorithm::EdDSA, "k1");
     let jwks = JwksServer::start_tls(&[&key], &certs).await;
-    let token = key.sign(&serde_json::json!({ "sub": "alice", "iat": now(), "exp": now() + 900 }));
+    const ISSUER: &str = "https://auth.example";
+    let token = key.sign(&serde_json::json!({
+        "sub": "alice", "iss": ISSUER, "aud": ISSUER, "iat": now(), "exp": now() + 900,
+    }));
     for (ca, expected) in [
         (Some(certs.ca()), StatusCode::OK),
         (None, StatusCode::SERVICE_UNAVAILABLE),
@@ -195,6 +198,9 @@ async fn the_jwks_is_fetched_over_verified_tls() {
         let fetches = jwks.fetches();
         let app = TestApp::spawn_with(|vars| {
             vars.insert("JWKS_URL".into(), jwks.url.clone());
+            vars.insert("JWT_ISSUER".into(), ISSUER.into());
+            vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+            vars.remove("BETTER_AUTH_SECRET");
             if let Some(ca) = ca.clone() {
                 vars.insert("DATABASE_CA_FILE".into(), ca);
             }
