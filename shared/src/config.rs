@@ -531,7 +531,7 @@ mod tests {
     #[test]
     fn jwks_tokens_are_bound_to_issuer_and_audience() {
         let base = [
-            ("DATABASE_URL", "postgres://h/db"),
+            ("DATABASE_URL", "postgres://h/db?sslmode=require"),
             ("JWKS_URL", "https://auth.example.com/api/auth/jwks"),
             ("JWT_ISSUER", "https://auth.example.com"),
             ("JWT_AUDIENCE", "https://app.example.com"),
@@ -550,7 +550,7 @@ mod tests {
 
     #[test]
     fn hs256_secrets_are_long_and_refused_beside_jwks_unless_allowed() {
-        let db = ("DATABASE_URL", "postgres://h/db");
+        let db = ("DATABASE_URL", "postgres://h/db?sslmode=require");
         assert!(DEV_SECRET.len() >= MIN_SECRET_BYTES);
         let short = "a".repeat(MIN_SECRET_BYTES - 1);
         let long = "a".repeat(MIN_SECRET_BYTES);
@@ -683,7 +683,7 @@ mod tests {
     #[test]
     fn defaults_apply_and_secrets_are_not_printed() {
         let cfg = Config::from_source(&source(&[
-            ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+            ("DATABASE_URL", "postgres://u:hunter2@h/db?sslmode=require"),
             (
                 "BETTER_AUTH_SECRET",
                 "topsecret-topsecret-topsecret-topsecret",

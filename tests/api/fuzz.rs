@@ -198,7 +198,8 @@ fn authenticator() -> Authenticator {
 }
 
 /// Every numeric setting (docs/operations.md, "Configuration").
-const NUMERIC_SETTINGS: [&str; 11] = [
+const NUMERIC_SETTINGS: [&str; 12] = [
+    "MAX_TASKS_PER_USER",
     "DB_POOL_MAX_SIZE",
     "DB_CONNECT_TIMEOUT_MS",
     "DB_STATEMENT_TIMEOUT_MS",
