@@ -85,6 +85,11 @@ pub struct DbConfig {
     /// PEM file of CA certificates trusted for TLS to the database, in
     /// addition to the system's roots.
     pub ca_file: Option<String>,
+    /// Named statements, prepared once per connection and cached
+    /// (`DB_PREPARED_STATEMENTS`, default on). Off: every statement is
+    /// parsed and planned again, for a pooler that cannot carry them
+    /// (PgBouncer before 1.21, or `max_prepared_statements = 0`).
+    pub prepared_statements: bool,
 }
 
 // The URL carries the password: never print it.
@@ -95,6 +100,7 @@ impl fmt::Debug for DbConfig {
             .field("pool_max_size", &self.pool_max_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("prepared_statements", &self.prepared_statements)
             .finish_non_exhaustive()
     }
 }
@@ -209,7 +215,7 @@ impl DbConfig {
             name: "DATABASE_URL",
             reason: format!("not a valid PostgreSQL connection string ({e})"),
         })?;
-        let allow_plaintext = flag(src, ALLOW_PLAINTEXT)?;
+        let allow_plaintext = flag(src, ALLOW_PLAINTEXT, false)?;
         if !allow_plaintext {
             refuse_plaintext_to_remote(&pg)?;
         }
@@ -226,6 +232,7 @@ impl DbConfig {
                 1..=3_600_000,
             )?),
             ca_file: optional(src, "DATABASE_CA_FILE"),
+            prepared_statements: flag(src, "DB_PREPARED_STATEMENTS", true)?,
         })
     }
 }
@@ -268,7 +275,7 @@ impl AuthConfig {
                         .into(),
                 });
             }
-            Some(_) if secret.is_some() && !flag(src, "ALLOW_HS256")? => {
+            Some(_) if secret.is_some() && !flag(src, "ALLOW_HS256", false)? => {
                 return Err(ConfigError {
                     name: "BETTER_AUTH_SECRET",
                     reason: "is refused beside JWKS_URL: anyone holding it can sign for any \
@@ -413,10 +420,11 @@ fn hs256_secret(src: &impl Source, name: &'static str) -> Result<Option<String>,
     Ok(value)
 }
 
-/// `true` or `false`; unset is `false`.
-fn flag(src: &impl Source, name: &'static str) -> Result<bool, ConfigError> {
+/// `true` or `false`; unset is `default`.
+fn flag(src: &impl Source, name: &'static str, default: bool) -> Result<bool, ConfigError> {
     match optional(src, name).as_deref().map(str::trim) {
-        None | Some("false") => Ok(false),
+        None => Ok(default),
+        Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(other) => Err(ConfigError {
             name,
@@ -624,6 +632,7 @@ mod tests {
             ("DB_STATEMENT_TIMEOUT_MS", "18446744073709551615"),
             ("JWT_LEEWAY_SECONDS", "1.5"),
             ("JWT_LEEWAY_SECONDS", "18446744073709551615"),
+            ("DB_PREPARED_STATEMENTS", "sometimes"),
         ] {
             let mut pairs = base.to_vec();
             pairs.retain(|(k, _)| *k != name);
@@ -681,6 +690,19 @@ mod tests {
     }
 
     #[test]
+    fn prepared_statements_can_be_turned_off() {
+        for (value, on) in [("false", false), ("true", true)] {
+            let cfg = Config::from_source(&source(&[
+                ("DATABASE_URL", "postgres://127.0.0.1/db"),
+                ("BETTER_AUTH_SECRET", "s"),
+                ("DB_PREPARED_STATEMENTS", value),
+            ]))
+            .unwrap();
+            assert_eq!(cfg.db.prepared_statements, on, "{value}");
+        }
+    }
+
+    #[test]
     fn defaults_apply_and_secrets_are_not_printed() {
         let cfg = Config::from_source(&source(&[
             ("DATABASE_URL", "postgres://u:hunter2@h/db?sslmode=require"),
@@ -696,6 +718,7 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.db.pool_max_size, 2);
         assert_eq!(cfg.max_tasks_per_user, 100_000);
+        assert!(cfg.db.prepared_statements);
         assert_eq!(cfg.auth.leeway, Duration::from_secs(30));
         assert_eq!(cfg.auth.issuer, None);
         let printed = format!("{cfg:?}");

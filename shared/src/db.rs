@@ -1,14 +1,23 @@
 //! The Postgres pool and the one way statements are run.
 //!
-//! Production sits behind Neon's pooler (PgBouncer, transaction mode), where
-//! consecutive statements may land on different server connections. So every
-//! statement goes through `query_typed`: parameter types are sent with an
-//! unnamed statement in one round trip, and nothing outlives the statement.
+//! Statements are named and prepared once per connection (with their
+//! declared parameter types), then only bound and executed: PostgreSQL
+//! parses and plans them once, not on every request. Production sits behind
+//! Neon's pooler (PgBouncer ≥ 1.21, transaction mode, with
+//! `max_prepared_statements`), which carries them to whichever server
+//! connection runs them. A statement the server no longer knows, or whose
+//! cached plan a migration made stale, is prepared again, once. For a pooler
+//! without that support, `DB_PREPARED_STATEMENTS=false` sends every
+//! statement unnamed through `query_typed`, and nothing outlives it.
 
 use std::{
+    borrow::Cow,
     error::Error as _,
     str::FromStr,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -102,7 +111,20 @@ pub struct Database {
     /// The last `/health` round trip, shared by the pool's clones: when it
     /// ended, and whether the database answered.
     last_ping: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
+    /// Named, cached statements (`DbConfig::prepared_statements`).
+    prepared: bool,
+    /// How many times a migration made a cached plan stale (0A000) in this
+    /// process. Past 0, statements are prepared under a text of their own
+    /// (see `statement_text`).
+    plan_generation: Arc<AtomicU32>,
 }
+
+/// A statement to prepare at warm-up: its SQL and declared parameter types,
+/// exactly as it is later run (the cache is keyed on both).
+pub type TypedSql<'a> = (&'a str, &'a [Type]);
+
+/// The health check's statement.
+pub const PING: TypedSql<'static> = ("SELECT 1", &[]);
 
 /// How long one `/health` round trip's outcome stands for the next calls.
 pub const PING_INTERVAL: Duration = Duration::from_secs(1);
@@ -159,15 +181,41 @@ impl Database {
             statement_timeout: cfg.statement_timeout,
             cancel_tls,
             last_ping: Arc::default(),
+            prepared: cfg.prepared_statements,
+            plan_generation: Arc::default(),
         })
     }
 
     /// Opens one connection now, during init (which runs at full CPU on
-    /// Lambda), so the first request does not pay for the TLS handshake.
-    /// A failure is only logged: requests will answer 503 until it works.
-    pub async fn warm_up(&self) {
-        if let Err(e) = self.client().await {
-            tracing::warn!(error = %e, "database not reachable at start; will retry per request");
+    /// Lambda), and prepares the `hot` statements on it, pipelined in one
+    /// round trip, so the first request pays for neither the TLS handshake
+    /// nor the planning. A failure is only logged: requests will answer 503
+    /// (or prepare lazily) until it works.
+    pub async fn warm_up(&self, hot: &[TypedSql<'_>]) {
+        let client = match self.client().await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "database not reachable at start; will retry per request");
+                return;
+            }
+        };
+        if !self.prepared || hot.is_empty() {
+            return;
+        }
+        let prepares = futures_util::future::join_all(
+            hot.iter()
+                .map(|(sql, types)| client.prepare_typed_cached(sql, types)),
+        );
+        match tokio::time::timeout(self.statement_timeout, prepares).await {
+            Ok(results) => {
+                if let Some(e) = results.into_iter().find_map(Result::err) {
+                    tracing::warn!(cause = %describe(&e), "preparing statements at start failed");
+                }
+            }
+            Err(_) => {
+                tracing::warn!("preparing statements at start timed out");
+                drop(Object::take(client));
+            }
         }
     }
 
@@ -179,7 +227,7 @@ impl Database {
         let client = client?;
         let started = std::time::Instant::now();
         let answered = {
-            let statement = client.query_typed(sql, params);
+            let statement = self.run(&client, sql, params);
             tokio::pin!(statement);
             match tokio::time::timeout(self.statement_timeout, &mut statement).await {
                 Ok(result) => Some(result),
@@ -214,6 +262,42 @@ impl Database {
         }
     }
 
+    /// Runs one statement on `client`: named and cached, or unnamed.
+    async fn run(
+        &self,
+        client: &Object,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        if !self.prepared {
+            return client.query_typed(sql, params).await;
+        }
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
+        let generation = self.plan_generation.load(Ordering::Relaxed);
+        let text = statement_text(sql, generation);
+        match run_cached(client, &text, &types, &values).await {
+            Err(e) if statement_stale(&e) => {
+                tracing::warn!(cause = %describe(&e), "prepared statement stale; preparing it again");
+                // Dropping the cached one also closes it on the server (a
+                // close of an unknown name is no error there).
+                client.statement_cache.remove(&text, &types);
+                if plan_changed(&e) {
+                    // Once, however many requests saw it at the same time.
+                    let _ = self.plan_generation.compare_exchange(
+                        generation,
+                        generation + 1,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+                let text = statement_text(sql, self.plan_generation.load(Ordering::Relaxed));
+                run_cached(client, &text, &types, &values).await
+            }
+            result => result,
+        }
+    }
+
     /// Sends the cancel request by `deadline`; awaited, not spawned: Lambda
     /// freezes the process once the response is sent.
     async fn cancel(&self, token: CancelToken, deadline: tokio::time::Instant) {
@@ -235,7 +319,7 @@ impl Database {
 
     /// One round trip to the server.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.query("SELECT 1", &[]).await.map(drop)
+        self.query(PING.0, &[]).await.map(drop)
     }
 
     /// `ping`'s outcome for `/health`, which needs no token: at most one
@@ -271,6 +355,50 @@ impl Database {
             DbError::Unavailable
         })
     }
+}
+
+/// The text a statement is prepared under: its SQL, and once a migration
+/// has made a plan stale, a comment naming the generation. PgBouncer shares
+/// one server-side statement per query text across its clients and only
+/// parses a text a server connection has not seen: the same text prepared
+/// again would be handed the stale plan again. A new text is parsed afresh
+/// on every server connection (PostgreSQL ignores the comment).
+fn statement_text(sql: &str, generation: u32) -> Cow<'_, str> {
+    if generation == 0 {
+        Cow::Borrowed(sql)
+    } else {
+        Cow::Owned(format!("{sql}\n/* plans, generation {generation} */"))
+    }
+}
+
+/// Binds and executes `sql`'s cached statement, preparing it first if this
+/// connection has not yet.
+async fn run_cached(
+    client: &Object,
+    sql: &str,
+    types: &[Type],
+    values: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = client.prepare_typed_cached(sql, types).await?;
+    client.query(&statement, values).await
+}
+
+/// A cached statement the server can no longer run as prepared: it no
+/// longer knows the name (26000: `DISCARD ALL`, a server reset, a pooler
+/// restart), or a migration changed what its plan returns (0A000).
+fn statement_stale(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) || plan_changed(e)
+}
+
+/// 0A000 "cached plan must not change result type": the tables a prepared
+/// statement reads changed under it.
+fn plan_changed(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        *db.code() == SqlState::FEATURE_NOT_SUPPORTED
+            && db
+                .message()
+                .starts_with("cached plan must not change result type")
+    })
 }
 
 /// Whether connections may use TLS (`sslmode=prefer` or `require`). Only
@@ -348,5 +476,28 @@ fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_plan_generation_is_a_new_text_and_the_same_sql() {
+        let sql = "SELECT 1 WHERE $1::int > 0";
+        assert!(matches!(statement_text(sql, 0), Cow::Borrowed(s) if s == sql));
+        let (first, second) = (statement_text(sql, 1), statement_text(sql, 2));
+        assert_ne!(first, second);
+        for text in [first, second] {
+            // The SQL itself, then only a comment.
+            let rest = text.strip_prefix(sql).expect("starts with the SQL");
+            let comment = rest.trim();
+            assert!(
+                comment.starts_with("/*") && comment.ends_with("*/"),
+                "{rest}"
+            );
+            assert_eq!(comment.matches("*/").count(), 1, "{rest}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::UserId,
-    db::{Database, DbError},
+    db::{Database, DbError, TypedSql},
     input::{Due, ListQuery, NewTask, TaskChanges},
     search,
     task::{Page, Task},
@@ -147,6 +147,69 @@ pub enum Written<T> {
     Missing,
     Stale,
 }
+
+/// The statements every task function prepares at init, with the parameter
+/// types their functions below declare (the statement cache is keyed on
+/// both; a test holds them together). The keyed POST's statements
+/// (`idempotency`) are prepared when first run.
+pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
+    (
+        sql::LIST,
+        &[
+            Type::TEXT,
+            Type::BOOL,
+            Type::TIMESTAMPTZ,
+            Type::UUID,
+            Type::INT8,
+        ],
+    ),
+    (
+        sql::CREATE,
+        &[
+            Type::UUID,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT,
+            Type::INT4,
+            Type::DATE,
+            Type::TIMESTAMPTZ,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+        ],
+    ),
+    (sql::GET, &[Type::TEXT, Type::UUID]),
+    (
+        sql::UPDATE,
+        &[
+            Type::TEXT,
+            Type::UUID,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TEXT,
+            Type::BOOL,
+            Type::TIMESTAMPTZ_ARRAY,
+            Type::BOOL,
+            Type::DATE,
+            Type::TIMESTAMPTZ,
+            Type::TEXT,
+            Type::INT2,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+        ],
+    ),
+    (
+        sql::TOGGLE,
+        &[Type::TEXT, Type::UUID, Type::TIMESTAMPTZ_ARRAY],
+    ),
+    (
+        sql::DELETE,
+        &[Type::TEXT, Type::UUID, Type::TIMESTAMPTZ_ARRAY],
+    ),
+];
 
 #[derive(Clone)]
 pub struct TaskRepository {

@@ -15,11 +15,11 @@ use tokio::sync::OnceCell;
 use crate::{
     auth::{Authenticator, KeySetupError},
     config::{self, Config, DbConfig, Env, Source},
-    db::{Database, DbSetupError},
+    db::{self, Database, DbSetupError},
     error::ApiError,
     idempotency::IdempotencyStore,
     metrics,
-    repository::TaskRepository,
+    repository::{self, TaskRepository},
     secrets::{self, FetchError, Secrets, WithSecrets},
     tls::Tls,
 };
@@ -42,10 +42,12 @@ impl AppState {
         })
     }
 
-    /// Opens the first database connection and fetches the JWKS, at once,
-    /// so that the first request pays for neither. Failures are logged.
+    /// Opens the first database connection (preparing the task statements
+    /// on it) and fetches the JWKS, at once, so that the first request pays
+    /// for neither. Failures are logged.
     pub async fn warm_up(&self) {
-        tokio::join!(self.tasks.database().warm_up(), self.auth.warm_up());
+        let db = self.tasks.database();
+        tokio::join!(db.warm_up(&repository::HOT_STATEMENTS), self.auth.warm_up());
     }
 }
 
@@ -101,7 +103,7 @@ impl FunctionState for Database {
         Ok(Database::new(&cfg, &Tls::new(cfg.ca_file.clone()))?)
     }
     async fn warm_up(&self) {
-        Database::warm_up(self).await
+        Database::warm_up(self, &[db::PING]).await
     }
 }
 
