@@ -12,7 +12,11 @@ async fn unreachable_database_is_503_on_every_route_and_health() {
     let config = unreachable_config();
     // Starting while the database is down works: the pool connects lazily.
     let state = Arc::new(AppState::new(&config).unwrap());
-    state.tasks.database().warm_up().await;
+    state
+        .tasks
+        .database()
+        .warm_up(&shared::repository::HOT_STATEMENTS)
+        .await;
     let base = serve(state, origins()).await;
     let http = reqwest::Client::new();
 

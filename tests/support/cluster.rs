@@ -232,3 +232,90 @@ fn certificate(
 fn rand_serial() -> u32 {
     (uuid::Uuid::now_v7().as_u128() & 0x7fff_ffff) as u32 | 1
 }
+
+/// A PgBouncer of the test's own in transaction mode, started by the
+/// project's script in front of the server at `upstream` (the PgBouncer
+/// 1.24 that `scripts/install-tools` builds), with `max_prepared_statements`
+/// as given: 0 is a pooler without prepared-statement support.
+pub struct Pooler {
+    /// `upstream`'s URL with the pooler's host and port (same database).
+    pub url: String,
+    dir: PathBuf,
+    port: u16,
+    upstream: String,
+    max_prepared_statements: u32,
+}
+
+impl Pooler {
+    pub async fn start(upstream: &str, max_prepared_statements: u32) -> Self {
+        let dir = scratch_dir("task-api-pgbouncer");
+        let port = crate::free_port();
+        let database = upstream
+            .split_once('?')
+            .map_or(upstream, |(base, _)| base)
+            .rsplit('/')
+            .next()
+            .expect("a database name");
+        let pooler = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/{database}?sslmode=disable"),
+            dir,
+            port,
+            upstream: upstream.to_owned(),
+            max_prepared_statements,
+        };
+        pooler.start_again().await;
+        pooler
+    }
+
+    async fn start_again(&self) {
+        let (dir, port) = (self.dir.to_str().expect("path"), self.port.to_string());
+        script(
+            &format!(
+                r#"DATABASE_URL="$3" PGB_MAX_PREPARED_STATEMENTS={} pgb_start "$1" "$2""#,
+                self.max_prepared_statements
+            ),
+            &[dir, &port, &self.upstream],
+        )
+        .await;
+    }
+
+    /// Stops it (every client connection is cut) and starts it again on
+    /// the same port: it knows no client's statements any more.
+    pub async fn restart(&self) {
+        self.stop();
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.start_again().await;
+    }
+
+    /// At once, as a crash would (every PgBouncer version dies on SIGKILL;
+    /// their clean shutdowns differ and may wait for clients).
+    fn stop(&self) {
+        let pidfile = self.dir.join("pgbouncer.pid");
+        let Ok(pid) = std::fs::read_to_string(&pidfile) else {
+            return;
+        };
+        let pid = pid.trim();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", pid])
+            .status();
+        for _ in 0..100 {
+            if !Path::new("/proc").join(pid).exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_file(pidfile);
+    }
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

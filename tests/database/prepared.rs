@@ -1,0 +1,256 @@
+//! Named, cached statements: prepared once per connection (the hot ones at
+//! warm-up), prepared again once when the server no longer knows them or a
+//! migration made their plan stale, and never sent with
+//! `DB_PREPARED_STATEMENTS=false`, which a pooler without prepared-statement
+//! support needs.
+
+use integration_tests::{cluster::Pooler, *};
+use serde_json::json;
+use shared::{
+    db::Database,
+    repository::{HOT_STATEMENTS, sql},
+};
+use tokio_postgres::types::Type;
+
+/// One connection, so that a statement run through the pool sees the
+/// session the app's statements ran in. Straight to PostgreSQL with
+/// `direct_session` (the pooler pass would hand out any server session).
+fn one_connection(vars: &mut std::collections::HashMap<String, String>, direct_session: bool) {
+    vars.insert("DB_POOL_MAX_SIZE".into(), "1".into());
+    if direct_session {
+        let url = direct(&vars["DATABASE_URL"]);
+        vars.insert("DATABASE_URL".into(), url);
+    }
+}
+
+/// Named statements the pool's one session has prepared.
+async fn prepared_in_session(database: &Database) -> i64 {
+    database
+        .query_opt("SELECT count(*) FROM pg_prepared_statements", &[])
+        .await
+        .expect("pg_prepared_statements")
+        .expect("a row")
+        .get(0)
+}
+
+#[tokio::test]
+async fn warm_up_prepares_every_hot_statement_with_the_types_its_route_uses() {
+    let app = TestApp::spawn_with(|vars| one_connection(vars, true)).await;
+    app.state.warm_up().await;
+    let database = app.state.tasks.database();
+    let at_start = prepared_in_session(database).await;
+    // The hot statements and the count's own.
+    assert_eq!(at_start, HOT_STATEMENTS.len() as i64 + 1);
+    let task = app.create("u1", "first").await;
+    let id = task["id"].as_str().expect("id");
+    for (method, path, body) in task_routes("u1", id) {
+        let mut request = app.request(method.clone(), &path, "u1");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let status = request.send().await.expect("send").status();
+        assert!(status.as_u16() < 500, "{method} {path}: {status}");
+    }
+    // Every route ran on the warmed session; none needed a new statement.
+    assert_eq!(prepared_in_session(database).await, at_start);
+}
+
+#[tokio::test]
+async fn a_statement_the_server_no_longer_knows_is_prepared_again() {
+    // Straight to PostgreSQL: through PgBouncer, `DISCARD ALL` also makes
+    // the pooler forget the client's statements, and it closes a client that
+    // then names one (the test below restarts a pooler instead).
+    let app = TestApp::spawn_with(|vars| one_connection(vars, true)).await;
+    let database = app.state.tasks.database();
+    let created = app.create("u1", "kept").await;
+    let id: uuid::Uuid = created["id"].as_str().expect("id").parse().expect("uuid");
+    // The repository's own statement, as GET one runs it.
+    let user = "u1";
+    let params = [(&user as _, Type::TEXT), (&id as _, Type::UUID)];
+    let get = || database.query_opt(sql::GET, &params);
+    assert!(get().await.expect("first read").is_some());
+    // Forgets every prepared statement of the session (26000 next), as a
+    // server reset or a pooler restart would.
+    database
+        .query("DISCARD ALL", &[])
+        .await
+        .expect("DISCARD ALL");
+    for round in 0..2 {
+        let again = get().await;
+        assert!(
+            matches!(again, Ok(Some(_))),
+            "read {round} after DISCARD ALL: {again:?}"
+        );
+    }
+    // And through the API: never a 500.
+    let path = format!("/api/u1/tasks/{id}");
+    database
+        .query("DISCARD ALL", &[])
+        .await
+        .expect("DISCARD ALL");
+    let reply = app.send(Method::GET, &path, Some(&token("u1")), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json);
+}
+
+#[tokio::test]
+async fn a_plan_made_stale_by_a_migration_is_prepared_again_never_a_500() {
+    let app = TestApp::spawn_with(|vars| one_connection(vars, false)).await;
+    let created = app.create("u1", "before the migration").await;
+    let path = format!("/api/u1/tasks/{}", created["id"].as_str().expect("id"));
+    let before: serde_json::Value = app.get_json(&path, "u1").await;
+    // A column type change alters what the cached plan returns: 0A000
+    // "cached plan must not change result type" on its next run.
+    app.db
+        .client()
+        .await
+        .batch_execute("ALTER TABLE tasks ALTER COLUMN title TYPE varchar(255)")
+        .await
+        .expect("migration");
+    for round in 0..2 {
+        let reply = app.send(Method::GET, &path, Some(&token("u1")), None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "read {round}: {:?}",
+            reply.json
+        );
+        assert_eq!(reply.json, before);
+    }
+    let list = app
+        .send(Method::GET, "/api/u1/tasks", Some(&token("u1")), None)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.json);
+}
+
+/// After a pooler restart, the connections it cut are replaced, and their
+/// statements prepared again: the first request after it succeeds.
+#[tokio::test]
+async fn after_a_pooler_restart_statements_are_prepared_again() {
+    let db = TestDb::new().await;
+    let pooler = Pooler::start(&direct(&db.url), 1000).await;
+    let mut vars = db.vars();
+    vars.insert("DATABASE_URL".into(), pooler.url.clone());
+    vars.insert("DB_POOL_MAX_SIZE".into(), "1".into());
+    let state = std::sync::Arc::new(shared::AppState::new(&config_from(&vars)).expect("state"));
+    state.warm_up().await;
+    let base = serve(state, origins()).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let request = http.get(format!("{base}{path}")).bearer_auth(token("u1"));
+        async move {
+            let response = request.send().await.expect("send");
+            (response.status(), response.text().await.expect("body"))
+        }
+    };
+    let created = http
+        .post(format!("{base}/api/u1/tasks"))
+        .bearer_auth(token("u1"))
+        .json(&json!({ "title": "t" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let task: serde_json::Value = created.json().await.expect("json");
+    let path = format!("/api/u1/tasks/{}", task["id"].as_str().expect("id"));
+    let before = get(path.clone()).await;
+    assert_eq!(before.0, StatusCode::OK, "{}", before.1);
+    pooler.restart().await;
+    // The cut is seen before the next request takes the connection.
+    wait(100).await;
+    assert_eq!(get(path).await, before);
+}
+
+#[tokio::test]
+async fn with_prepared_statements_off_no_statement_is_named() {
+    for (setting, named) in [("false", false), ("true", true)] {
+        let app = TestApp::spawn_with(|vars| {
+            one_connection(vars, true);
+            vars.insert("DB_PREPARED_STATEMENTS".into(), setting.into());
+        })
+        .await;
+        app.state.warm_up().await;
+        app.create("u1", "t").await;
+        let listed = app.list_status("u1", &token("u1")).await;
+        assert_eq!(listed, StatusCode::OK);
+        let prepared = prepared_in_session(app.state.tasks.database()).await;
+        assert_eq!(
+            prepared > 0,
+            named,
+            "DB_PREPARED_STATEMENTS={setting}: {prepared}"
+        );
+    }
+}
+
+/// The fallback: through a transaction-mode PgBouncer that does not carry
+/// prepared statements (`max_prepared_statements = 0`, as in 1.18), with the
+/// setting off, interleaved requests from several connections all succeed.
+#[tokio::test]
+async fn the_off_switch_works_through_a_pooler_without_prepared_statements() {
+    let db = TestDb::new().await;
+    let pooler = Pooler::start(&direct(&db.url), 0).await;
+    let mut vars = db.vars();
+    vars.insert("DATABASE_URL".into(), pooler.url.clone());
+    vars.insert("DB_PREPARED_STATEMENTS".into(), "off".into());
+    let config = config_from(&vars);
+    let state = std::sync::Arc::new(shared::AppState::new(&config).expect("state"));
+    state.warm_up().await;
+    let base = serve(state.clone(), origins()).await;
+    let http = reqwest::Client::new();
+    let user = "u1";
+    let create = |title: String| {
+        http.post(format!("{base}/api/{user}/tasks"))
+            .bearer_auth(token(user))
+            .json(&json!({ "title": title }))
+            .send()
+    };
+    let first: serde_json::Value = create("first".into())
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let id = first["id"].as_str().expect("id").to_owned();
+    // Many at once: the pool's connections interleave on the pooler's
+    // server connections.
+    let requests = (0..40).map(|i| {
+        let (http, base, id) = (&http, &base, &id);
+        async move {
+            let response = match i % 4 {
+                0 => create(format!("task {i}")).await,
+                1 => {
+                    http.get(format!("{base}/api/{user}/tasks/{id}"))
+                        .bearer_auth(token(user))
+                        .send()
+                        .await
+                }
+                2 => {
+                    http.get(format!("{base}/api/{user}/tasks"))
+                        .bearer_auth(token(user))
+                        .send()
+                        .await
+                }
+                _ => {
+                    http.patch(format!("{base}/api/{user}/tasks/{id}/complete"))
+                        .bearer_auth(token(user))
+                        .send()
+                        .await
+                }
+            };
+            response.expect("send").status()
+        }
+    });
+    for status in futures::future::join_all(requests).await {
+        assert!(status.is_success(), "{status}");
+    }
+    let direct_client = db.client().await;
+    let stored: i64 = direct_client
+        .query_typed(
+            "SELECT count(*) FROM tasks WHERE user_id = $1",
+            &[(&user, Type::TEXT)],
+        )
+        .await
+        .expect("count")[0]
+        .get(0);
+    assert_eq!(stored, 11);
+    drop(pooler);
+}
