@@ -87,12 +87,27 @@ free_port() {
 
 # PgBouncer in transaction mode (what Neon's pooler runs) in front of the
 # server at DATABASE_URL, as the same unprivileged user:
-#   pgb_start DIR PORT   starts it, exports POOLER_URL
+#   pgb_start DIR PORT   starts it, exports POOLER_URL and POOLER_ADMIN_URL
 #   pgb_stop             stops it
+#   PGB_BIN              the binary: by default the PgBouncer 1.24.1 that
+#                        scripts/install-tools builds, else the system's
+#   PGB_MAX_PREPARED_STATEMENTS  protocol-level prepared statements kept per
+#                        server connection (1.21 and later; 0 turns them
+#                        off); by default 1000, as Neon's pooler has them on
 pgb_start() {
-    local dir=$1 port=$2 user upstream
+    local dir=$1 port=$2 user upstream bin prepared=""
     user=$(pg_user)
+    bin=${PGB_BIN:-$(dirname "${BASH_SOURCE[0]}")/../.local/pgbouncer-1.24.1/pgbouncer}
+    [ -x "$bin" ] || bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+    # 1.18 refuses a setting it does not know.
+    case $("$bin" --version) in
+        "PgBouncer 1.1"* | "PgBouncer 1.20"*) ;;
+        *) prepared="max_prepared_statements = ${PGB_MAX_PREPARED_STATEMENTS:-1000}" ;;
+    esac
     mkdir -p "$dir"
+    # A copy beside its configuration: the user it runs as may not be
+    # allowed into the checkout.
+    cp "$bin" "$dir/pgbouncer"
     # Every database name is forwarded, with the upstream's credentials
     # (tests create a database each).
     upstream=$(python3 - "$DATABASE_URL" <<'PY'
@@ -119,13 +134,16 @@ default_pool_size = 20
 ignore_startup_parameters = extra_float_digits,application_name,options
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
+$prepared
 INI
     chown -R "$user" "$dir"
     chmod 700 "$dir"
-    pg_as "$user" "$(command -v pgbouncer || echo /usr/sbin/pgbouncer)" -d "$dir/pgbouncer.ini" \
+    pg_as "$user" "$dir/pgbouncer" -d "$dir/pgbouncer.ini" \
         || { cat "$dir/pgbouncer.log" >&2; return 1; }
     PGB_DIR=$dir
     export POOLER_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+    # Its admin console (SHOW STATS, …).
+    export POOLER_ADMIN_URL="postgres://postgres@127.0.0.1:$port/pgbouncer?sslmode=disable"
     # Ready when it accepts connections.
     for _ in $(seq 50); do
         python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
