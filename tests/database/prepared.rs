@@ -190,7 +190,7 @@ async fn the_off_switch_works_through_a_pooler_without_prepared_statements() {
     let pooler = Pooler::start(&direct(&db.url), 0).await;
     let mut vars = db.vars();
     vars.insert("DATABASE_URL".into(), pooler.url.clone());
-    vars.insert("DB_PREPARED_STATEMENTS".into(), "off".into());
+    vars.insert("DB_PREPARED_STATEMENTS".into(), "false".into());
     let config = config_from(&vars);
     let state = std::sync::Arc::new(shared::AppState::new(&config).expect("state"));
     state.warm_up().await;
