@@ -694,7 +694,7 @@ mod tests {
         for (value, on) in [("false", false), ("true", true)] {
             let cfg = Config::from_source(&source(&[
                 ("DATABASE_URL", "postgres://127.0.0.1/db"),
-                ("BETTER_AUTH_SECRET", "s"),
+                ("BETTER_AUTH_SECRET", DEV_SECRET),
                 ("DB_PREPARED_STATEMENTS", value),
             ]))
             .unwrap();
