@@ -158,15 +158,17 @@ async fn the_task_limit_holds_exactly_under_concurrent_creates() {
     }
     let client = app.db.client().await;
     let counts = async || -> (i64, i32) {
-        let row = client
-            .query_one(
+        // Unnamed (query_typed): this client may sit behind a pooler
+        // that carries no named statements.
+        let rows = client
+            .query_typed(
                 "SELECT (SELECT count(*) FROM tasks WHERE user_id = 'u1'), \
                  (SELECT task_count FROM users WHERE id = 'u1')",
                 &[],
             )
             .await
             .unwrap();
-        (row.get(0), row.get(1))
+        (rows[0].get(0), rows[0].get(1))
     };
     assert_eq!(counts().await, (7, 7));
 
