@@ -1,7 +1,6 @@
--- GET /api/bench-1/tasks: TaskRepository::list, no filter, no cursor, limit 1000 (+1 to see if more follow)
-SELECT id, user_id, title, description, completed, created_at, updated_at, due_date, due_at, time_zone, due_by, priority, labels FROM tasks
+-- GET /api/bench-1/tasks: TaskRepository::list, the default sort, no filter, no cursor, limit 1000 (+1 to see if more follow)
+SELECT id, user_id, title, description, completed, created_at, updated_at, due_date, due_at, time_zone, due_by, priority, labels, created_at AS sort_key
+FROM tasks
 WHERE user_id = 'bench-1'
-  AND (NULL::boolean IS NULL OR completed = NULL)
-  AND (NULL::timestamptz IS NULL OR (created_at, id) < (NULL, NULL))
 ORDER BY created_at DESC, id DESC
 LIMIT 1001;

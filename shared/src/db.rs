@@ -221,13 +221,24 @@ impl Database {
 
     /// Rows of one statement.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
+        self.execute(sql, params, true).await
+    }
+
+    /// One statement; `cacheable`: it may be named and cached (when
+    /// prepared statements are on).
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        cacheable: bool,
+    ) -> Result<Vec<Row>, DbError> {
         let waiting = std::time::Instant::now();
         let client = self.client().await;
         metrics::duration(metrics::name::DB_WAIT, waiting.elapsed());
         let client = client?;
         let started = std::time::Instant::now();
         let answered = {
-            let statement = self.run(&client, sql, params);
+            let statement = self.run(&client, sql, params, cacheable);
             tokio::pin!(statement);
             match tokio::time::timeout(self.statement_timeout, &mut statement).await {
                 Ok(result) => Some(result),
@@ -268,8 +279,9 @@ impl Database {
         client: &Object,
         sql: &str,
         params: &[Param<'_>],
+        cacheable: bool,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        if !self.prepared {
+        if !self.prepared || !cacheable {
             return client.query_typed(sql, params).await;
         }
         let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
@@ -296,6 +308,20 @@ impl Database {
             }
             result => result,
         }
+    }
+
+    /// Rows of one statement that must be planned with its values every
+    /// time it runs, never with a generic plan: a statement whose best plan
+    /// depends on how many rows its values match (a search word, a label).
+    /// Always unnamed (`query_typed`), never in the statement cache, even
+    /// with prepared statements on: PostgreSQL may switch a named statement
+    /// to a generic plan after its fifth run.
+    pub async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, DbError> {
+        self.execute(sql, params, false).await
     }
 
     /// Sends the cancel request by `deadline`; awaited, not spawned: Lambda

@@ -11,8 +11,8 @@
 //! - the one error type and its status codes: `error`; building a
 //!   response: `response`;
 //! - request headers: `etag` (versions), `idempotency` (safe retries);
-//! - the task's JSON: `task`, `timestamp`; the list cursor: `cursor`;
-//!   the words a task is found by: `search`;
+//! - the task's JSON: `task`, `timestamp`; a list's order: `sort`, and its
+//!   cursor: `cursor`; the words a task is found by: `search`;
 //! - what a function builds once at start: `state`; its secrets on
 //!   Lambda: `secrets`.
 
@@ -35,6 +35,7 @@ pub mod response;
 pub mod routes;
 pub mod search;
 pub mod secrets;
+pub mod sort;
 pub mod state;
 pub mod task;
 pub mod telemetry;

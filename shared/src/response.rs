@@ -97,6 +97,18 @@ pub fn tasks_path(user_id: &str) -> String {
     format!("/api/{}/tasks", utf8_percent_encode(user_id, SEGMENT))
 }
 
+/// Characters left as they are in a query value: RFC 3986 unreserved
+/// (`+`, `&`, `=`, `#` and `%` are always encoded).
+const QUERY_VALUE: &AsciiSet = SEGMENT;
+
+/// `&name=value` for each pair, each value percent-encoded.
+pub fn query_pairs(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(name, value)| format!("&{name}={}", utf8_percent_encode(value, QUERY_VALUE)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +117,17 @@ mod tests {
     fn tasks_path_encodes_the_user_id() {
         assert_eq!(tasks_path("Vre1c5XZ"), "/api/Vre1c5XZ/tasks");
         assert_eq!(tasks_path("a/b c?é"), "/api/a%2Fb%20c%3F%C3%A9/tasks");
+    }
+
+    #[test]
+    fn query_pairs_encode_every_value() {
+        let pairs = [
+            ("q", "e-mail été & co".to_owned()),
+            ("due_before", "2026-12-24T17:00:00+01:00".to_owned()),
+        ];
+        assert_eq!(
+            query_pairs(&pairs),
+            "&q=e-mail%20%C3%A9t%C3%A9%20%26%20co&due_before=2026-12-24T17%3A00%3A00%2B01%3A00"
+        );
     }
 }

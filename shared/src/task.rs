@@ -8,7 +8,13 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::{cursor::Cursor, db::DbError, etag, timestamp::Rfc3339Micros};
+use crate::{
+    cursor::{Cursor, SortValue},
+    db::DbError,
+    etag,
+    sort::Sort,
+    timestamp::Rfc3339Micros,
+};
 
 /// Where each column is in a task's row: the order of
 /// `repository::TASK_COLUMNS`. Read by position, not by name: a name is
@@ -58,11 +64,25 @@ impl Task {
             self.0.try_get(column::UPDATED_AT).map_err(unreadable)?,
         ))
     }
+}
 
-    pub fn position(&self) -> Result<Cursor, DbError> {
+/// Where a list's tasks are: the cursor of each, in that list's sort and
+/// filters. A list row ends with its `sort_key` (`repository::list`).
+#[derive(Clone, Copy, Debug)]
+pub struct Positions {
+    pub sort: Sort,
+    pub fingerprint: u64,
+}
+
+impl Positions {
+    pub fn of(&self, task: &Task) -> Result<Cursor, DbError> {
+        let last = task.0.len().checked_sub(1);
+        let key = last.ok_or_else(|| DbError::internal("a list row without its sort key"))?;
         Ok(Cursor {
-            created_at: self.0.try_get(column::CREATED_AT).map_err(unreadable)?,
-            id: self.id()?,
+            sort: self.sort,
+            fingerprint: Some(self.fingerprint),
+            key: task.0.try_get::<_, SortValue>(key).map_err(unreadable)?,
+            id: task.id()?,
         })
     }
 }
@@ -195,6 +215,7 @@ fn json_string(out: &mut String, text: &str) -> Result<(), DbError> {
 pub struct Page {
     pub tasks: Vec<Task>,
     pub next: Option<Cursor>,
+    pub positions: Positions,
 }
 
 /// The largest list body sent. A Lambda response (the body as a JSON
@@ -232,7 +253,7 @@ impl Page {
         }
         body.push(']');
         let next = match self.tasks.get(..kept) {
-            Some([.., last]) if kept < self.tasks.len() => Some(last.position()?),
+            Some([.., last]) if kept < self.tasks.len() => Some(self.positions.of(last)?),
             _ => self.next,
         };
         Ok(PageJson {

@@ -75,11 +75,7 @@ async fn repository_queries_are_scoped_by_user_id_even_without_the_path_check() 
     }
     assert_eq!(app.stored_tasks("bob").await, 1);
     assert_eq!(app.stored_tasks("alice").await, 2);
-    let query = shared::input::ListQuery {
-        completed: None,
-        limit: 1000,
-        after: None,
-    };
+    let query = shared::input::ListQuery::default();
     let listed = repo.list(&bob, &query).await.unwrap().tasks;
     assert_eq!(listed.len(), 1, "only bob's own task");
     assert_eq!(app.stored_tasks("alice").await, 2);

@@ -1,7 +1,8 @@
 //! The API's behaviour over real HTTP, against local-api's router on a
 //! database of each test's own: routes, tokens, validation, versions,
-//! retries, listing, isolation, CORS, hostile requests, the due, priority
-//! and label fields with their search words, and random
+//! retries, listing (sort, search, filters), isolation, CORS, hostile
+//! requests, the due, priority and label fields with their search words,
+//! and random
 //! operation sequences checked against a model.
 
 mod auth;
@@ -9,6 +10,7 @@ mod caching;
 mod conditional;
 mod cors;
 mod fields;
+mod finding;
 mod fuzz;
 mod hostile;
 mod idempotency;

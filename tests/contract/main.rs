@@ -826,6 +826,116 @@ async fn lists_are_newest_first_filtered_and_paged() {
     }
 }
 
+/// Sorts, filters and their cursors (searching needs the words POST
+/// writes: `tests/api/finding.rs` covers it on seeded rows).
+#[tokio::test]
+async fn lists_are_sorted_filtered_and_paged_in_their_order() {
+    let t = Target::new().await;
+    let user = t.user("sorted");
+    let mut ids = Vec::new();
+    for title in ["b", "C", "a", "B"] {
+        ids.push(
+            t.create(&user, title).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let listed = |answer: &Answer| -> Vec<String> {
+        let body = answer.json();
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // By lower-cased title, ties ("b", "B") by id in the same direction.
+    let by_title = t
+        .call("GET", &format!("{}?sort=title", tasks(&user)), &user, None)
+        .await;
+    assert_eq!(by_title.status, 200);
+    let (b, upper_b) = (ids[0].clone(), ids[3].clone());
+    let (b1, b2) = if b < upper_b {
+        (b, upper_b)
+    } else {
+        (upper_b, b)
+    };
+    assert_eq!(
+        listed(&by_title),
+        [ids[2].clone(), b1.clone(), b2.clone(), ids[1].clone()]
+    );
+    let back = t
+        .call("GET", &format!("{}?sort=-title", tasks(&user)), &user, None)
+        .await;
+    assert_eq!(listed(&back), [ids[1].clone(), b2, b1, ids[2].clone()]);
+    let oldest = t
+        .call(
+            "GET",
+            &format!("{}?sort=created_at", tasks(&user)),
+            &user,
+            None,
+        )
+        .await;
+    assert_eq!(listed(&oldest), ids);
+
+    // A page's Link keeps the sort and filters; its cursor is theirs only.
+    let first = t
+        .call(
+            "GET",
+            &format!("{}?sort=title&has_due=false&limit=3", tasks(&user)),
+            &user,
+            None,
+        )
+        .await;
+    let link = first.header("link").expect("a next page").to_owned();
+    let path = link
+        .trim_start_matches('<')
+        .split('>')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(path.ends_with("&sort=title&has_due=false"), "{path}");
+    let rest = t.call("GET", &path, &user, None).await;
+    assert_eq!(listed(&rest), [ids[1].clone()]);
+    let cursor = path
+        .split("cursor=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let other = t
+        .call(
+            "GET",
+            &format!("{}?sort=-title&cursor={cursor}", tasks(&user)),
+            &user,
+            None,
+        )
+        .await;
+    assert_eq!(other.status, 400);
+    assert!(other.detail().starts_with("cursor"), "{}", other.detail());
+
+    for (query, name) in [
+        ("sort=name", "sort"),
+        ("q=", "q"),
+        ("priority=5", "priority"),
+        ("label=a%2Cb", "label"),
+        ("due_before=2026-12-24", "due_before"),
+        ("overdue=maybe", "overdue"),
+        ("has_due=", "has_due"),
+    ] {
+        let answer = t
+            .call("GET", &format!("{}?{query}", tasks(&user)), &user, None)
+            .await;
+        assert_eq!(answer.status, 400, "{query}");
+        assert!(
+            answer.detail().starts_with(name),
+            "{query}: {}",
+            answer.detail()
+        );
+    }
+}
+
 #[tokio::test]
 async fn user_ids_are_path_segments_decoded_once() {
     let t = Target::new().await;

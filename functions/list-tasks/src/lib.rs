@@ -1,4 +1,5 @@
-//! `GET /api/{user_id}/tasks`: the caller's tasks, newest first, keyset-paged;
+//! `GET /api/{user_id}/tasks`: the caller's tasks, sorted (newest first by
+//! default), searched and filtered, keyset-paged;
 //! a page also ends before its body passes 2 MiB (Lambda's 6 MB response
 //! limit). The page has an `ETag`; 304 when `If-None-Match` names it.
 
@@ -36,16 +37,14 @@ async fn list_tasks(
     let Some(next) = page.next else {
         return Ok(response);
     };
-    // The next page keeps the filter; the cursor carries the position.
-    let filter = query
-        .completed
-        .map(|c| format!("&completed={c}"))
-        .unwrap_or_default();
+    // The next page keeps the sort, search and filters as sent; the
+    // cursor carries the position.
     let link = format!(
-        "<{}?limit={}&cursor={}{filter}>; rel=\"next\"",
+        "<{}?limit={}&cursor={}{}>; rel=\"next\"",
         response::tasks_path(user.as_str()),
         query.limit,
         next.encode(),
+        response::query_pairs(&query.echo),
     );
     Ok(response::with_header(response, header::LINK, &link)?)
 }

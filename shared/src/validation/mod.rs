@@ -8,12 +8,13 @@ mod fields;
 mod query;
 mod rules;
 
+pub use crate::input::MAX_PAGE_SIZE;
 pub use body::MAX_BODY_BYTES;
 pub use fields::{
     LAST_DUE_DATE, MAX_LABEL_CHARS, MAX_LABELS, MAX_PRIORITY, MAX_TIME_ZONE_CHARS,
     unknown_time_zone,
 };
-pub use query::{MAX_PAGE_SIZE, list_query};
+pub use query::list_query;
 pub use rules::{
     MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, completion, description, new_task, task_changes, title,
 };
