@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use lambda_http::{Request, RequestExt};
 
+use super::fields::{MAX_LABEL_CHARS, MAX_LABELS};
 use crate::{
     cursor::Cursor,
     error::ApiError,
@@ -16,9 +17,6 @@ use crate::{
 
 pub const MAX_QUERY_CHARS: usize = 200;
 pub const MAX_QUERY_WORDS: usize = 10;
-/// A task carries at most 20 labels: a filter naming more matches nothing.
-pub const MAX_LABEL_FILTERS: usize = 20;
-const MAX_LABEL_CHARS: usize = 50;
 
 /// The parameters, in the order the next page's `Link` repeats them.
 const ECHOED: [&str; 9] = [
@@ -186,10 +184,10 @@ fn labels(raw: &[&str]) -> Result<Vec<String>, ApiError> {
     }
     labels.sort_unstable();
     labels.dedup();
-    if labels.len() > MAX_LABEL_FILTERS {
+    if labels.len() > MAX_LABELS {
         return Err(bad(
             "label",
-            format!("at most {MAX_LABEL_FILTERS} labels (a task carries no more)"),
+            format!("at most {MAX_LABELS} labels (a task carries no more)"),
         ));
     }
     Ok(labels)
