@@ -6,7 +6,11 @@
 CREATE TABLE time_zones (name text PRIMARY KEY);
 INSERT INTO time_zones (name)
 SELECT name FROM pg_timezone_names
-WHERE name !~ '^(posix|right)/' AND name NOT IN ('Factory', 'posixrules', 'localtime')
+-- CET, EET, MET and WET are zones with summer time, but `AT TIME ZONE`
+-- reads those four as the fixed abbreviations first: they are left out
+-- (Europe/Paris, Europe/Athens, ... say the same without the ambiguity).
+WHERE name !~ '^(posix|right)/'
+  AND name NOT IN ('Factory', 'posixrules', 'localtime', 'CET', 'EET', 'MET', 'WET')
 ON CONFLICT DO NOTHING;
 INSERT INTO time_zones (name) VALUES ('UTC') ON CONFLICT DO NOTHING;
 
@@ -22,7 +26,10 @@ INSERT INTO time_zones (name) VALUES ('UTC') ON CONFLICT DO NOTHING;
 -- IMMUTABLE as PostgreSQL's own timezone() is: a tzdata update that moves a
 -- rule needs the stored values recomputed (UPDATE ... SET time_zone = time_zone).
 CREATE FUNCTION task_due_by(due_date date, due_at timestamptz, zone text)
-RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+-- `AT TIME ZONE` reads a name as an abbreviation first, by the session's
+-- abbreviation set: pinned, so that no session changes what a zone means.
+SET timezone_abbreviations = 'Default' AS $$
 DECLARE
     midnight timestamp := (due_date + 1)::timestamp;
     later timestamp;
