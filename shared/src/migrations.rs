@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003", "add_due_priority_labels"),
     migration!(4, "0004", "create_app_role"),
     migration!(5, "0005", "count_tasks_per_user"),
+    migration!(6, "0006", "add_trash_history_changes"),
 ];
 
 /// The role the functions connect as (`migrations/0004`): rows of the

@@ -33,7 +33,19 @@ async fn tables(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
-const ALL_TABLES: [&str; 5] = [
+const ALL_TABLES: [&str; 8] = [
+    "idempotency_keys",
+    "schema_migrations",
+    "task_history",
+    "task_tombstones",
+    "tasks",
+    "time_zones",
+    "trashed_tasks",
+    "users",
+];
+
+/// The tables before 0006 (trash, history and the change feed).
+const TABLES_0005: [&str; 5] = [
     "idempotency_keys",
     "schema_migrations",
     "tasks",
@@ -69,10 +81,13 @@ async fn up_down_up() {
 
     // Down reverts one migration at a time, newest first.
     let (ok, out) = migrate(&db.url, "down --yes");
+    assert!(ok && out.contains("reverted 0006"), "{out}");
+    assert_eq!(tables(&db).await, TABLES_0005);
+    let (ok, out) = migrate(&db.url, "down --yes");
     assert!(ok && out.contains("reverted 0005"), "{out}");
     let (ok, out) = migrate(&db.url, "down --yes");
     assert!(ok && out.contains("reverted 0004"), "{out}");
-    assert_eq!(tables(&db).await, ALL_TABLES);
+    assert_eq!(tables(&db).await, TABLES_0005);
     let (ok, out) = migrate(&db.url, "down --yes");
     assert!(ok && out.contains("reverted 0003"), "{out}");
     assert_eq!(
@@ -92,7 +107,7 @@ async fn up_down_up() {
 
     let (ok, out) = migrate(&db.url, "up");
     assert!(
-        ok && ["0001", "0002", "0003", "0004", "0005"]
+        ok && ["0001", "0002", "0003", "0004", "0005", "0006"]
             .iter()
             .all(|v| out.contains(&format!("applied {v}"))),
         "{out}"
@@ -105,7 +120,7 @@ async fn up_down_up() {
 #[tokio::test]
 async fn tasks_from_before_0003_get_their_search_words() {
     let db = TestDb::new().await;
-    for version in ["0005", "0004", "0003"] {
+    for version in ["0006", "0005", "0004", "0003"] {
         let (ok, out) = migrate(&db.url, "down --yes");
         assert!(ok && out.contains(&format!("reverted {version}")), "{out}");
     }
@@ -341,8 +356,10 @@ async fn the_api_works_as_the_app_role() {
 #[tokio::test]
 async fn a_migration_behind_a_long_transaction_fails_fast() {
     let db = TestDb::new().await;
-    let (ok, out) = migrate(&db.url, "down --yes");
-    assert!(ok && out.contains("reverted 0005"), "{out}");
+    for version in ["0006", "0005"] {
+        let (ok, out) = migrate(&db.url, "down --yes");
+        assert!(ok && out.contains(&format!("reverted {version}")), "{out}");
+    }
     // A long transaction that wrote to tasks: 0005 puts a trigger on it.
     let reader = connect(&direct(&db.url)).await;
     reader
