@@ -20,6 +20,7 @@ use crate::{
     validation,
 };
 
+pub mod history;
 pub mod list;
 
 /// The columns every statement returns, in the order `Task` reads them
@@ -38,17 +39,24 @@ pub type Versions<'a> = Option<&'a [DateTime<Utc>]>;
 /// `task_columns!` as a constant, for readers outside this module.
 pub const TASK_COLUMNS: &str = task_columns!();
 
-/// Inserts the owner's row from `$source` (their id) or, when it exists,
-/// locks it, and returns its `task_count` as it is now (under the lock,
-/// past the statement's snapshot). A no-op `DO UPDATE`: `DO NOTHING` would
-/// neither lock the row nor return it.
+/// Inserts the owner's row from `$source` (their id, and their first
+/// seq: 1, or 0 when the create is refused) or, when it exists, locks it
+/// and takes the next seq when `$bump` holds (a condition on the locked
+/// row `u`, e.g. that the owner stores fewer tasks than the limit), and
+/// returns its `task_count` and `change_seq` as they are now (under the
+/// lock, past the statement's snapshot). The counter is taken here, in the
+/// one modification of the user row a statement may make: a second one in
+/// the same statement would not see the first.
 macro_rules! owner_locked {
-    ($source:literal) => {
+    ($source:literal, $($bump:expr),+) => {
         concat!(
-            "INSERT INTO users AS u (id) ",
+            "INSERT INTO users AS u (id, change_seq) ",
             $source,
-            " ON CONFLICT (id) DO UPDATE SET task_count = u.task_count
-            RETURNING u.task_count"
+            " ON CONFLICT (id) DO UPDATE
+                SET change_seq = u.change_seq + CASE WHEN ",
+            $($bump),+,
+            " THEN 1 ELSE 0 END
+            RETURNING u.task_count, u.change_seq"
         )
     };
 }
@@ -69,6 +77,10 @@ macro_rules! touch {
 /// change are one statement, so of two writers holding one version exactly
 /// one succeeds.
 pub mod sql {
+    use super::history::{
+        bump_seq_when, created_changes, due_text, field_change, insert_history, updated_changes,
+    };
+
     /// The plain list (newest first, no filter, no cursor), exactly as
     /// `list::statement` builds it: the one to prepare ahead.
     pub const LIST: &str = concat!(
@@ -78,23 +90,39 @@ pub mod sql {
     );
 
     /// Creates the owner's row on their first write, and the task unless
-    /// they store $5 tasks already: no row then. The owner's row is locked
-    /// (`DO UPDATE`) and its `task_count` read as it is now, not as the
-    /// statement's snapshot saw it, so concurrent creates are counted one
-    /// after another; the trigger of `migrations/0005` counts the insert.
+    /// they store $5 tasks already: no row then, and no seq taken. The
+    /// owner's row is locked (`DO UPDATE`) and its `task_count` read as it
+    /// is now, not as the statement's snapshot saw it, so concurrent
+    /// creates are counted one after another; the trigger of
+    /// `migrations/0005` counts the insert. The task takes the owner's
+    /// next seq, and its `created` entry is written with it.
     pub const CREATE: &str = concat!(
         "WITH owner AS (
             ",
-        owner_locked!("VALUES ($2)"),
+        owner_locked!(
+            "VALUES ($2, CASE WHEN 0 < $5 THEN 1 ELSE 0 END)",
+            "u.task_count < $5"
+        ),
         "
+        ), new AS (
+            INSERT INTO tasks (id, user_id, title, description, due_date, due_at, time_zone,
+                priority, labels, title_words, description_words, seq)
+            SELECT $1, $2, $3, $4, $6, $7, $8, $9, $10,
+                array_to_tsvector($11), array_to_tsvector($12), change_seq
+            FROM owner WHERE task_count < $5
+            RETURNING ",
+        task_columns!(),
+        ", seq
+        ), hist AS (
+            ",
+        insert_history!(),
+        "SELECT user_id, id, seq, updated_at, 'created', ",
+        created_changes!(),
+        " FROM new
         )
-        INSERT INTO tasks (id, user_id, title, description, due_date, due_at, time_zone,
-            priority, labels, title_words, description_words)
-        SELECT $1, $2, $3, $4, $6, $7, $8, $9, $10,
-            array_to_tsvector($11), array_to_tsvector($12)
-        FROM owner WHERE task_count < $5
-        RETURNING ",
-        task_columns!()
+        SELECT ",
+        task_columns!(),
+        " FROM new"
     );
 
     pub const GET: &str = concat!(
@@ -103,34 +131,94 @@ pub mod sql {
         " FROM tasks WHERE user_id = $1 AND id = $2"
     );
 
+    /// Applies the fields that are set ($3-$6, $8-$15) if the task is at
+    /// one of the versions $7. The task row is locked first, with the
+    /// versions checked on its latest version; only then, and only when it
+    /// was found, is the owner's seq taken: a 404 or 412 takes none. The
+    /// entry is `completed`/`reopened` (by the resulting value) when the
+    /// body sets `completed` and no other field's value changed, else
+    /// `updated`.
     pub const UPDATE: &str = concat!(
-        "UPDATE tasks SET
-            title = COALESCE($3, title),
-            description = CASE WHEN $4 THEN $5 ELSE description END,
-            completed = COALESCE($6, completed),
-            due_date = CASE WHEN $8 THEN $9 ELSE due_date END,
-            due_at = CASE WHEN $8 THEN $10 ELSE due_at END,
-            time_zone = COALESCE($11, time_zone),
-            priority = COALESCE($12, priority),
-            labels = COALESCE($13, labels),
-            title_words = CASE WHEN $3 IS NULL THEN title_words
-                ELSE array_to_tsvector($14) END,
-            description_words = CASE WHEN $4 THEN array_to_tsvector($15)
-                ELSE description_words END, ",
+        "WITH old AS (
+            SELECT title, description, completed, due_date, due_at, time_zone, priority, labels
+            FROM tasks
+            WHERE user_id = $1 AND id = $2
+              AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7))
+            FOR UPDATE
+        ), bump AS (
+            ",
+        bump_seq_when!("$1", "old"),
+        "
+        ), new AS (
+            UPDATE tasks SET
+                title = COALESCE($3, title),
+                description = CASE WHEN $4 THEN $5 ELSE description END,
+                completed = COALESCE($6, completed),
+                due_date = CASE WHEN $8 THEN $9 ELSE due_date END,
+                due_at = CASE WHEN $8 THEN $10 ELSE due_at END,
+                time_zone = COALESCE($11, time_zone),
+                priority = COALESCE($12, priority),
+                labels = COALESCE($13, labels),
+                title_words = CASE WHEN $3 IS NULL THEN title_words
+                    ELSE array_to_tsvector($14) END,
+                description_words = CASE WHEN $4 THEN array_to_tsvector($15)
+                    ELSE description_words END,
+                seq = bump.change_seq, ",
         touch!(),
-        " WHERE user_id = $1 AND id = $2
-          AND ($7::timestamptz[] IS NULL OR updated_at = ANY($7))
-        RETURNING ",
-        task_columns!()
+        " FROM bump
+            WHERE user_id = $1 AND id = $2
+            RETURNING ",
+        task_columns!(),
+        ", seq
+        ), hist AS (
+            ",
+        insert_history!(),
+        "SELECT n.user_id, n.id, n.seq, n.updated_at,
+                CASE WHEN $6 IS NOT NULL AND c.changes - 'completed' = '{}'
+                    THEN CASE WHEN n.completed THEN 'completed' ELSE 'reopened' END
+                    ELSE 'updated' END,
+                c.changes
+            FROM new n, old o, LATERAL (SELECT ",
+        updated_changes!(),
+        " AS changes) c
+        )
+        SELECT ",
+        task_columns!(),
+        " FROM new"
     );
 
+    /// Flips `completed` if the task is at one of the versions $3, locking
+    /// the task row first as `UPDATE` does.
     pub const TOGGLE: &str = concat!(
-        "UPDATE tasks SET completed = NOT completed, ",
+        "WITH old AS (
+            SELECT completed FROM tasks
+            WHERE user_id = $1 AND id = $2
+              AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
+            FOR UPDATE
+        ), bump AS (
+            ",
+        bump_seq_when!("$1", "old"),
+        "
+        ), new AS (
+            UPDATE tasks SET completed = NOT completed, seq = bump.change_seq, ",
         touch!(),
-        " WHERE user_id = $1 AND id = $2
-          AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
-        RETURNING ",
-        task_columns!()
+        " FROM bump
+            WHERE user_id = $1 AND id = $2
+            RETURNING ",
+        task_columns!(),
+        ", seq
+        ), hist AS (
+            ",
+        insert_history!(),
+        "SELECT n.user_id, n.id, n.seq, n.updated_at,
+                CASE WHEN n.completed THEN 'completed' ELSE 'reopened' END,
+                jsonb_build_object('completed',
+                    jsonb_build_object('from', o.completed, 'to', n.completed))
+            FROM new n, old o
+        )
+        SELECT ",
+        task_columns!(),
+        " FROM new"
     );
 
     /// Whether the database knows a time zone name (a primary-key probe).

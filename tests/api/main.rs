@@ -12,6 +12,7 @@ mod cors;
 mod fields;
 mod finding;
 mod fuzz;
+mod history_writes;
 mod hostile;
 mod idempotency;
 mod isolation;

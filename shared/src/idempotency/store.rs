@@ -30,6 +30,7 @@ macro_rules! key_lifetime {
 /// The statements on keys (public, as the repository's are).
 pub mod sql {
     use super::{owner_locked, task_columns};
+    use crate::repository::history::{created_changes, due_text, insert_history};
 
     /// A keyed POST seen before: the first 201's task rebuilt from the key
     /// ($3, $4, $6-$10: the retry's fields, the same as the first's when
@@ -49,20 +50,32 @@ pub mod sql {
 
     /// A keyed POST: claims the key ($5, fingerprint $6) and creates the
     /// task ($3, $4, $8-$14 as `repository::sql::CREATE`'s $3, $4, $6-$12)
-    /// in one statement, or neither (also when the owner stores $7
-    /// tasks already: `within_limit` is false then). The transaction-scoped advisory
+    /// with its seq and `created` entry, in one statement, or none of it
+    /// (also when the owner stores $7 tasks already: `within_limit` is
+    /// false then). The transaction-scoped advisory
     /// lock on (user, key) marks the request in progress: a concurrent one
     /// does not wait, it reads `locked = false` (409). The lock ends with
     /// the statement, so it is safe behind a transaction-mode pooler. An
     /// unexpired key of the user (committed after the caller's `REPLAY`)
     /// claims nothing, and the caller replays; an expired one is taken over.
+    /// The seq is taken in the owner's row (its one modification in this
+    /// statement) unless the statement's snapshot already holds the key
+    /// unexpired; a same-key request committing in the microseconds
+    /// between that snapshot and the claim leaves an unused seq, a gap the
+    /// change feed does not mind (it needs seqs ordered, not dense).
     pub const CREATE_ONCE: &str = concat!(
         "WITH attempt AS (
             SELECT pg_try_advisory_xact_lock(hashtext($2), hashtext($5)) AS locked
         ),
         owner AS (
             ",
-        owner_locked!("SELECT $2 FROM attempt WHERE locked"),
+        owner_locked!(
+            "SELECT $2, CASE WHEN 0 < $7 THEN 1 ELSE 0 END FROM attempt WHERE locked",
+            "u.task_count < $7 AND NOT EXISTS (SELECT FROM idempotency_keys
+                WHERE user_id = $2 AND key = $5 AND created_at > now() - ",
+            key_lifetime!(),
+            ")"
+        ),
         "
         ),
         claimed AS (
@@ -78,15 +91,24 @@ pub mod sql {
         ),
         created AS (
             INSERT INTO tasks (id, user_id, title, description, due_date, due_at,
-                time_zone, priority, labels, title_words, description_words)
+                time_zone, priority, labels, title_words, description_words, seq)
             SELECT task_id, $2, $3, $4, $8, $9, $10, $11, $12,
-                array_to_tsvector($13), array_to_tsvector($14)
-            FROM claimed
+                array_to_tsvector($13), array_to_tsvector($14), owner.change_seq
+            FROM claimed, owner
             RETURNING ",
         task_columns!(),
-        "
+        ", seq
+        ),
+        hist AS (
+            ",
+        insert_history!(),
+        "SELECT user_id, id, seq, updated_at, 'created', ",
+        created_changes!(),
+        " FROM created
         )
-        SELECT created.*, attempt.locked,
+        SELECT ",
+        task_columns!(),
+        ", attempt.locked,
             COALESCE((SELECT task_count < $7 FROM owner), true) AS within_limit
         FROM attempt LEFT JOIN created ON true"
     );
