@@ -19,4 +19,5 @@ mod jwks;
 mod listing;
 mod model;
 mod routes;
+mod trash;
 mod validation;
