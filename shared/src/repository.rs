@@ -22,6 +22,7 @@ use crate::{
 
 pub mod history;
 pub mod list;
+pub mod trash;
 
 /// The columns every statement returns, in the order `Task` reads them
 /// (`task::column`).
@@ -223,10 +224,6 @@ pub mod sql {
 
     /// Whether the database knows a time zone name (a primary-key probe).
     pub const TIME_ZONE_KNOWN: &str = "SELECT EXISTS (SELECT 1 FROM time_zones WHERE name = $1)";
-
-    pub const DELETE: &str = "DELETE FROM tasks WHERE user_id = $1 AND id = $2
-        AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
-        RETURNING id";
 }
 
 /// What a conditional write did: it wrote (`Done`), or found no task of
@@ -288,7 +285,7 @@ pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
         &[Type::TEXT, Type::UUID, Type::TIMESTAMPTZ_ARRAY],
     ),
     (
-        sql::DELETE,
+        trash::sql::TRASH,
         &[Type::TEXT, Type::UUID, Type::TIMESTAMPTZ_ARRAY],
     ),
 ];
@@ -474,21 +471,6 @@ impl TaskRepository {
         ];
         let row = self.db.query_opt(sql::TOGGLE, &params).await?;
         Ok(self.written(user, id, row, versions).await?.map(Task))
-    }
-
-    pub async fn delete(
-        &self,
-        user: &UserId,
-        id: Uuid,
-        versions: Versions<'_>,
-    ) -> Result<Written<()>, DbError> {
-        let params = [
-            (&user.as_str() as _, Type::TEXT),
-            (&id as _, Type::UUID),
-            (&versions as _, Type::TIMESTAMPTZ_ARRAY),
-        ];
-        let row = self.db.query_opt(sql::DELETE, &params).await?;
-        Ok(self.written(user, id, row, versions).await?.map(drop))
     }
 
     /// What a write returned. When a conditional one changed nothing, the

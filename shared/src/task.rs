@@ -58,6 +58,13 @@ impl Task {
         self.0.try_get(column::ID).map_err(unreadable)
     }
 
+    /// When a trashed task was deleted: the last column of a trash row.
+    fn deleted_at(&self) -> Result<DateTime<Utc>, DbError> {
+        let last = self.0.len().checked_sub(1);
+        let at = last.ok_or_else(|| DbError::internal("a trash row without deleted_at"))?;
+        self.0.try_get(at).map_err(unreadable)
+    }
+
     /// Its strong ETag: its version, `updated_at`.
     pub fn etag(&self) -> Result<String, DbError> {
         Ok(etag::of_version(
@@ -230,6 +237,16 @@ impl Page {
     /// position the next page starts after, if any task follows.
     #[inline(never)] // a phase of its own in bench/lambda-path's profile
     pub fn into_json(self, max_bytes: usize) -> Result<PageJson, DbError> {
+        self.write(max_bytes, false)
+    }
+
+    /// A trash page (`repository::trash`): each task also carries its
+    /// `deleted_at`, the last column of its row, which the ETag covers too.
+    pub fn into_trash_json(self, max_bytes: usize) -> Result<PageJson, DbError> {
+        self.write(max_bytes, true)
+    }
+
+    fn write(self, max_bytes: usize, trashed: bool) -> Result<PageJson, DbError> {
         // Room for tasks of typical length up front, not doubling (and
         // copying) its way up to a large page.
         let mut body = String::with_capacity((self.tasks.len() * 320 + 2).min(max_bytes));
@@ -243,12 +260,25 @@ impl Page {
             }
             let fields = task.fields()?;
             fields.write_json(&mut body)?;
+            let deleted_at = if trashed {
+                let at = task.deleted_at()?;
+                body.pop(); // the object's `}`
+                body.push_str(r#","deleted_at":""#);
+                Rfc3339Micros(at).write(&mut body);
+                body.push_str("\"}");
+                Some(at)
+            } else {
+                None
+            };
             // One byte more for the closing `]`.
             if kept > 0 && body.len() + 1 > max_bytes {
                 body.truncate(start);
                 break;
             }
             etag.add(&fields);
+            if let Some(at) = deleted_at {
+                etag.0.write(&at.timestamp_micros().to_be_bytes());
+            }
             kept += 1;
         }
         body.push(']');

@@ -20,4 +20,5 @@ mod jwks;
 mod listing;
 mod model;
 mod routes;
+mod trash;
 mod validation;

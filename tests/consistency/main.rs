@@ -501,7 +501,7 @@ fn bench_sql_is_the_repository_sql() {
         ),
         (
             "delete",
-            sql::DELETE,
+            shared::repository::trash::sql::TRASH,
             &["'bench-del'", deleted, "NULL::timestamptz[]"],
         ),
     ];
