@@ -16,7 +16,7 @@ use std::{
     str::FromStr,
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicBool, AtomicU32, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -224,23 +224,46 @@ impl Database {
         self.execute(sql, params, true).await
     }
 
-    /// One statement; `cacheable`: it may be named and cached (when
-    /// prepared statements are on).
+    /// One statement on a pooled connection; `cacheable`: it may be named
+    /// and cached (when prepared statements are on).
     async fn execute(
         &self,
         sql: &str,
         params: &[Param<'_>],
         cacheable: bool,
     ) -> Result<Vec<Row>, DbError> {
-        let waiting = std::time::Instant::now();
-        let client = self.client().await;
-        metrics::duration(metrics::name::DB_WAIT, waiting.elapsed());
-        let client = client?;
+        let client = self.client().await?;
+        let (result, usable) = self.execute_on(&client, sql, params, cacheable, None).await;
+        if !usable {
+            drop(Object::take(client));
+        }
+        result
+    }
+
+    /// One statement on `client`, within the statement timeout (and, in a
+    /// transaction, by its `deadline`), and whether the connection may be
+    /// used again: one that timed out or lost its connection must not go
+    /// back to the pool.
+    async fn execute_on(
+        &self,
+        client: &Object,
+        sql: &str,
+        params: &[Param<'_>],
+        cacheable: bool,
+        deadline: Option<tokio::time::Instant>,
+    ) -> (Result<Vec<Row>, DbError>, bool) {
+        let in_transaction = deadline.is_some();
+        let timeout = match deadline {
+            Some(deadline) => self
+                .statement_timeout
+                .min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            None => self.statement_timeout,
+        };
         let started = std::time::Instant::now();
         let answered = {
-            let statement = self.run(&client, sql, params, cacheable);
+            let statement = self.run(client, sql, params, cacheable, in_transaction);
             tokio::pin!(statement);
-            match tokio::time::timeout(self.statement_timeout, &mut statement).await {
+            match tokio::time::timeout(timeout, &mut statement).await {
                 Ok(result) => Some(result),
                 Err(_) => {
                     // Still running on the server, holding a backend (behind
@@ -256,20 +279,19 @@ impl Database {
         };
         metrics::duration(metrics::name::DB_STATEMENT, started.elapsed());
         match answered {
-            Some(Ok(rows)) => Ok(rows),
-            Some(Err(e)) => {
-                // Its connection task may not have seen the socket close
-                // yet: make sure the next request gets another connection.
-                if connection_lost(&e) {
-                    drop(Object::take(client));
-                }
-                Err(classify(e))
+            Some(Ok(rows)) => (Ok(rows), true),
+            // Its connection task may not have seen the socket close yet:
+            // make sure the next request gets another connection.
+            Some(Err(e)) if connection_lost(&e) => (Err(classify(e)), false),
+            // Inside a transaction a stale statement cannot be prepared
+            // again (the error aborted it): the cache is cleared, and the
+            // client's retry works.
+            Some(Err(e)) if in_transaction && statement_stale(&e) => {
+                (Err(DbError::Unavailable), true)
             }
-            None => {
-                // Timed out: closed, not reused.
-                drop(Object::take(client));
-                Err(DbError::Unavailable)
-            }
+            Some(Err(e)) => (Err(classify(e)), true),
+            // Timed out: closed, not reused.
+            None => (Err(DbError::Unavailable), false),
         }
     }
 
@@ -280,6 +302,7 @@ impl Database {
         sql: &str,
         params: &[Param<'_>],
         cacheable: bool,
+        in_transaction: bool,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         if !self.prepared || !cacheable {
             return client.query_typed(sql, params).await;
@@ -302,6 +325,9 @@ impl Database {
                         Ordering::Relaxed,
                         Ordering::Relaxed,
                     );
+                }
+                if in_transaction {
+                    return Err(e);
                 }
                 let text = statement_text(sql, self.plan_generation.load(Ordering::Relaxed));
                 run_cached(client, &text, &types, &values).await
@@ -370,7 +396,10 @@ impl Database {
     }
 
     async fn client(&self) -> Result<Object, DbError> {
-        self.pool.get().await.map_err(|e| {
+        let waiting = std::time::Instant::now();
+        let client = self.pool.get().await;
+        metrics::duration(metrics::name::DB_WAIT, waiting.elapsed());
+        client.map_err(|e| {
             // Not getting a connection (refused, timed out, TLS or auth
             // failure) means the database cannot be reached: 503.
             let cause = match &e {
@@ -380,6 +409,184 @@ impl Database {
             tracing::warn!(cause, "no database connection");
             DbError::Unavailable
         })
+    }
+}
+
+/// What runs statements: the pool (`Database`, each statement on its own)
+/// or one open transaction (`Transaction`). The repository's functions take
+/// either, so a batch runs the single routes' own statements on its
+/// transaction, with the same statement cache and timeouts.
+#[allow(async_fn_in_trait)] // used with concrete types only; no `dyn`
+pub trait Executor: Sync {
+    /// Rows of one statement (named and cached when prepared statements
+    /// are on).
+    async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError>;
+
+    /// Rows of one statement planned with its values each time
+    /// (`Database::query_planned_each_time`).
+    async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, DbError>;
+
+    /// At most one row of one statement.
+    async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+}
+
+impl Executor for Database {
+    async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
+        Database::query(self, sql, params).await
+    }
+
+    async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, DbError> {
+        Database::query_planned_each_time(self, sql, params).await
+    }
+}
+
+impl<T: Executor> Executor for &T {
+    async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
+        T::query(self, sql, params).await
+    }
+
+    async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, DbError> {
+        T::query_planned_each_time(self, sql, params).await
+    }
+}
+
+/// One explicit transaction on one pooled connection: `BEGIN` … `COMMIT`.
+/// All its statements together have the time of one statement
+/// (`DB_STATEMENT_TIMEOUT_MS`): a transaction takes the one statement's
+/// slot of the time budget (docs/operations.md).
+/// Behind PgBouncer in transaction mode the pooler pins one server
+/// connection to it until it ends, and nothing outlives it (no session
+/// state; its locks are transaction-scoped). Dropped without `commit` or
+/// `rollback` (an error, a panic), its connection is closed, not pooled:
+/// the server rolls it back.
+pub struct Transaction<'db> {
+    db: &'db Database,
+    client: Option<Object>,
+    /// False once a statement timed out or lost the connection: every
+    /// later one is refused, and the connection is closed at the end.
+    usable: AtomicBool,
+    /// When its time is up: its statements share one statement timeout.
+    deadline: tokio::time::Instant,
+}
+
+impl Database {
+    /// Takes a pooled connection and opens a transaction on it.
+    pub async fn transaction(&self) -> Result<Transaction<'_>, DbError> {
+        let client = self.client().await?;
+        let transaction = Transaction {
+            db: self,
+            client: Some(client),
+            usable: AtomicBool::new(true),
+            deadline: tokio::time::Instant::now() + self.statement_timeout,
+        };
+        transaction.control("BEGIN").await?;
+        Ok(transaction)
+    }
+}
+
+/// The one savepoint a transaction holds at a time (`Transaction::savepoint`).
+macro_rules! savepoint {
+    ($command:literal) => {
+        concat!($command, " op")
+    };
+}
+
+impl Transaction<'_> {
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        cacheable: bool,
+    ) -> Result<Vec<Row>, DbError> {
+        let Some(client) = self.client.as_ref() else {
+            return Err(DbError::internal("transaction already ended"));
+        };
+        if !self.usable.load(Ordering::Relaxed) {
+            return Err(DbError::Unavailable);
+        }
+        let (result, usable) = self
+            .db
+            .execute_on(client, sql, params, cacheable, Some(self.deadline))
+            .await;
+        if !usable {
+            self.usable.store(false, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// A statement without parameters or rows (`BEGIN`, `SAVEPOINT`, …).
+    async fn control(&self, sql: &str) -> Result<(), DbError> {
+        self.execute(sql, &[], false).await.map(drop)
+    }
+
+    /// Marks the point `rollback_to_savepoint` returns to (one at a time:
+    /// a new one replaces the last).
+    pub async fn savepoint(&self) -> Result<(), DbError> {
+        self.control(savepoint!("SAVEPOINT")).await
+    }
+
+    /// Undoes everything since `savepoint`, also after a failed statement.
+    pub async fn rollback_to_savepoint(&self) -> Result<(), DbError> {
+        self.control(savepoint!("ROLLBACK TO SAVEPOINT")).await
+    }
+
+    /// Keeps everything since `savepoint`.
+    pub async fn release_savepoint(&self) -> Result<(), DbError> {
+        self.control(savepoint!("RELEASE SAVEPOINT")).await
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.end("COMMIT").await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbError> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(mut self, sql: &str) -> Result<(), DbError> {
+        let result = self.control(sql).await;
+        if result.is_ok() && self.usable.load(Ordering::Relaxed) {
+            // Ended: the connection goes back to the pool.
+            self.client.take();
+        }
+        result
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        // Still open (or its end failed): never back to the pool.
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+impl Executor for Transaction<'_> {
+    async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
+        self.execute(sql, params, true).await
+    }
+
+    async fn query_planned_each_time(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, DbError> {
+        self.execute(sql, params, false).await
     }
 }
 

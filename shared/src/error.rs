@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The `Idempotency-Key` was used for a different task.
     #[error("Idempotency-Key: this key was already used for a different task; use a new key")]
     IdempotencyKeyReused,
+    /// The `Idempotency-Key` was used for a different batch.
+    #[error("Idempotency-Key: this key was already used for a different batch; use a new key")]
+    BatchKeyReused,
     /// The caller stores the most tasks a user may (`MAX_TASKS_PER_USER`).
     #[error("task limit reached: a user may store {0} tasks; delete some to create more")]
     TaskLimitReached(i32),
@@ -122,7 +125,7 @@ impl ApiError {
             // it (deletes tasks): not a retry later (429), nor a matter of
             // rights (403). Unlike a key in progress, no Retry-After.
             Self::IdempotencyKeyInProgress | Self::TaskLimitReached(_) => StatusCode::CONFLICT,
-            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyReused | Self::BatchKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable | Self::KeysUnavailable | Self::NotReady => {

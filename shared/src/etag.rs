@@ -75,6 +75,16 @@ pub fn if_match_versions(req: &Request) -> Result<Option<Vec<DateTime<Utc>>>, Ap
     Ok(condition.and_then(|c| c.versions()))
 }
 
+/// A batch operation's `if_match` (the header's value, as a JSON string):
+/// the versions it lets the operation change, as `if_match_versions`.
+pub fn if_match_field(value: &str) -> Result<Option<Vec<DateTime<Utc>>>, ApiError> {
+    parse(value).map(|c| c.versions()).ok_or_else(|| {
+        ApiError::bad_request(
+            "if_match: must be `*` or a list of entity tags such as \"abc\" or W/\"abc\"",
+        )
+    })
+}
+
 pub fn if_none_match(req: &Request) -> Result<Option<Condition>, ApiError> {
     condition(req, lambda_http::http::header::IF_NONE_MATCH)
 }

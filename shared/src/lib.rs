@@ -17,6 +17,7 @@
 //!   Lambda: `secrets`.
 
 pub mod auth;
+pub mod batch;
 pub mod config;
 pub mod cursor;
 pub mod db;

@@ -13,13 +13,14 @@ use uuid::Uuid;
 
 use crate::{
     auth::UserId,
-    db::{Database, DbError, Param, TypedSql},
+    db::{Database, DbError, Executor, Param, TypedSql},
     input::{Due, ListQuery, NewTask, TaskChanges},
     search,
     task::{Page, Positions, Task},
     validation,
 };
 
+pub mod batch;
 pub mod history;
 pub mod list;
 pub mod trash;
@@ -290,16 +291,24 @@ pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
     ),
 ];
 
+/// The statements on tasks, run by `E`: the pool, each statement on its
+/// own, or one transaction (a batch: `TaskRepository<&Transaction>`,
+/// through `on`), the same functions either way.
 #[derive(Clone)]
-pub struct TaskRepository {
-    db: Database,
+pub struct TaskRepository<E = Database> {
+    db: E,
     /// The most tasks one user may store.
     max_tasks: i32,
 }
 
-impl TaskRepository {
-    pub fn new(db: Database, max_tasks: i32) -> Self {
+impl<E: Executor> TaskRepository<E> {
+    pub fn new(db: E, max_tasks: i32) -> Self {
         Self { db, max_tasks }
+    }
+
+    /// The same statements, run by `executor` (a transaction).
+    pub fn on<X: Executor>(&self, executor: X) -> TaskRepository<X> {
+        TaskRepository::new(executor, self.max_tasks)
     }
 
     /// The most tasks one user may store (`MAX_TASKS_PER_USER`).
@@ -307,7 +316,7 @@ impl TaskRepository {
         self.max_tasks
     }
 
-    pub fn database(&self) -> &Database {
+    pub fn database(&self) -> &E {
         &self.db
     }
 
@@ -513,7 +522,7 @@ impl Words {
 /// A 400 naming `time_zone` unless the database knows `zone`. For the
 /// paths where a statement wrote no row, so no check ran; a write that
 /// stores the zone is checked by the foreign key at no extra cost.
-pub(crate) async fn check_time_zone(db: &Database, zone: &str) -> Result<(), DbError> {
+pub(crate) async fn check_time_zone(db: &impl Executor, zone: &str) -> Result<(), DbError> {
     let row = db
         .query_opt(sql::TIME_ZONE_KNOWN, &[(&zone, Type::TEXT)])
         .await?

@@ -34,14 +34,16 @@ pub const COMPLETE_TASK: Route = route!(
     "/api/{user_id}/tasks/{task_id}/complete",
     "complete-task"
 );
+pub const BATCH_TASKS: Route = route!("POST", "/api/{user_id}/tasks/batch", "batch-tasks");
 pub const HEALTH: Route = route!("GET", "/health", "health");
 
-pub const ROUTES: [Route; 7] = [
+pub const ROUTES: [Route; 8] = [
     LIST_TASKS,
     CREATE_TASK,
     GET_TASK,
     UPDATE_TASK,
     DELETE_TASK,
     COMPLETE_TASK,
+    BATCH_TASKS,
     HEALTH,
 ];

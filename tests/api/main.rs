@@ -6,6 +6,7 @@
 //! operation sequences checked against a model.
 
 mod auth;
+mod batch;
 mod caching;
 mod conditional;
 mod cors;

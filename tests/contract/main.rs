@@ -1036,6 +1036,12 @@ async fn each_fixture_gets_its_raw_lambda_response() {
                 assert_eq!(location, format!("{}/{task_id}", tasks(&user)));
             }
             "list-tasks" => assert_eq!(body[0]["id"], task_id.as_str()),
+            "batch-tasks" => {
+                assert_eq!(body["results"][0]["status"], 201, "{body}");
+                assert_eq!(body["results"][1]["status"], 200, "{body}");
+                assert_eq!(body["results"][1]["task"]["id"], task_id.as_str());
+                assert_eq!(body["results"][1]["task"]["completed"], true);
+            }
             "health" => assert_eq!(body, json!({ "status": "ok" })),
             _ => assert_eq!(body["id"], task_id.as_str(), "{function}"),
         }

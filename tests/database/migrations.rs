@@ -33,8 +33,9 @@ async fn tables(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
-const ALL_TABLES: [&str; 8] = [
+const ALL_TABLES: [&str; 9] = [
     "idempotency_keys",
+    "idempotent_batches",
     "schema_migrations",
     "task_history",
     "task_tombstones",
@@ -81,6 +82,9 @@ async fn up_down_up() {
 
     // Down reverts one migration at a time, newest first.
     let (ok, out) = migrate(&db.url, "down --yes");
+    assert!(ok && out.contains("reverted 0007"), "{out}");
+    assert!(!tables(&db).await.contains(&"idempotent_batches".to_owned()));
+    let (ok, out) = migrate(&db.url, "down --yes");
     assert!(ok && out.contains("reverted 0006"), "{out}");
     assert_eq!(tables(&db).await, TABLES_0005);
     let (ok, out) = migrate(&db.url, "down --yes");
@@ -107,7 +111,7 @@ async fn up_down_up() {
 
     let (ok, out) = migrate(&db.url, "up");
     assert!(
-        ok && ["0001", "0002", "0003", "0004", "0005", "0006"]
+        ok && ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
             .iter()
             .all(|v| out.contains(&format!("applied {v}"))),
         "{out}"
@@ -120,7 +124,7 @@ async fn up_down_up() {
 #[tokio::test]
 async fn tasks_from_before_0003_get_their_search_words() {
     let db = TestDb::new().await;
-    for version in ["0006", "0005", "0004", "0003"] {
+    for version in ["0007", "0006", "0005", "0004", "0003"] {
         let (ok, out) = migrate(&db.url, "down --yes");
         assert!(ok && out.contains(&format!("reverted {version}")), "{out}");
     }
@@ -356,7 +360,7 @@ async fn the_api_works_as_the_app_role() {
 #[tokio::test]
 async fn a_migration_behind_a_long_transaction_fails_fast() {
     let db = TestDb::new().await;
-    for version in ["0006", "0005"] {
+    for version in ["0007", "0006", "0005"] {
         let (ok, out) = migrate(&db.url, "down --yes");
         assert!(ok && out.contains(&format!("reverted {version}")), "{out}");
     }

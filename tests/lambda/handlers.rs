@@ -67,6 +67,14 @@ async fn every_event_fixture_runs_through_its_handler() {
     assert_eq!(response.status(), 200);
     assert_eq!(json(&response)["completed"], false, "toggled back");
 
+    let response = batch_tasks::handler(fixture("batch-tasks", Some(&id)), &state).await;
+    assert_eq!(response.status(), 200);
+    let results = &json(&response)["results"];
+    assert_eq!(results[0]["status"], 201, "{results}");
+    assert_eq!(results[0]["task"]["title"], "Buy bread");
+    assert_eq!(results[1]["status"], 200, "{results}");
+    assert_eq!(results[1]["task"]["completed"], true);
+
     let response = delete_task::handler(fixture("delete-task", Some(&id)), &state).await;
     assert_eq!(response.status(), 204);
     let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;

@@ -386,13 +386,14 @@ pub const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
 
 /// Every function's `events/` fixture and the status it answers, in an
 /// order that works on one database: create first, delete last.
-pub const FIXTURES: [(&str, u16); 7] = [
+pub const FIXTURES: [(&str, u16); 8] = [
     ("health", 200),
     ("create-task", 201),
     ("list-tasks", 200),
     ("get-task", 200),
     ("update-task", 200),
     ("complete-task", 200),
+    ("batch-tasks", 200),
     ("delete-task", 204),
 ];
 

@@ -2,6 +2,7 @@
 //! of the task sent with it (`header`), and the keys remembered for 24
 //! hours, claimed and replayed (`store`).
 
+pub mod batches;
 mod header;
 mod store;
 

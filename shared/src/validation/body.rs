@@ -6,14 +6,23 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
+/// The largest body of a single-task route.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The JSON body, or `None` when there is none. 413 over the size limit,
 /// 415 for a declared non-JSON type, 400 for anything unparsable.
 pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiError> {
+    json_body_within(req, MAX_BODY_BYTES)
+}
+
+/// `json_body` with a route's own size limit (a batch takes more).
+pub fn json_body_within<T: DeserializeOwned>(
+    req: &Request,
+    max_bytes: usize,
+) -> Result<Option<T>, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    if bytes.len() > max_bytes {
+        return Err(ApiError::PayloadTooLarge(max_bytes));
     }
     if bytes.is_empty() {
         return Ok(None);
@@ -31,7 +40,7 @@ fn is_json(content_type: &str) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // serde's derived structs also accept an array of the fields in order
     // (`[true]` as `{"completed": true}`): every body here is an object.
     let first = bytes.iter().find(|b| !b" \t\r\n".contains(b));

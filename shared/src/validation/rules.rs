@@ -4,7 +4,10 @@
 use lambda_http::Request;
 use serde::{Deserialize, Deserializer};
 
-use super::{body::json_body, fields};
+use super::{
+    body::{json_body, parse_json},
+    fields,
+};
 use crate::{
     error::ApiError,
     input::{DEFAULT_TIME_ZONE, NewTask, TaskChanges},
@@ -66,6 +69,15 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 pub fn new_task(req: &Request) -> Result<NewTask, ApiError> {
     let body: CreateBody =
         json_body(req)?.ok_or_else(|| ApiError::bad_request("request body is required"))?;
+    create_body(body)
+}
+
+/// A batch's `create` task: the POST body's rules, with its details.
+pub fn new_task_json(json: &str) -> Result<NewTask, ApiError> {
+    create_body(parse_json(json.as_bytes())?)
+}
+
+fn create_body(body: CreateBody) -> Result<NewTask, ApiError> {
     Ok(NewTask {
         title: title(&body.title)?,
         description: body.description.map(description).transpose()?,
@@ -90,6 +102,15 @@ pub fn new_task(req: &Request) -> Result<NewTask, ApiError> {
 pub fn task_changes(req: &Request) -> Result<TaskChanges, ApiError> {
     let body: UpdateBody =
         json_body(req)?.ok_or_else(|| ApiError::bad_request("request body is required"))?;
+    update_body(body)
+}
+
+/// A batch's `update` task: the PUT body's rules, with its details.
+pub fn task_changes_json(json: &str) -> Result<TaskChanges, ApiError> {
+    update_body(parse_json(json.as_bytes())?)
+}
+
+fn update_body(body: UpdateBody) -> Result<TaskChanges, ApiError> {
     let changes = TaskChanges {
         title: body.title.as_deref().map(title).transpose()?,
         description: body

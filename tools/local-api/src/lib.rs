@@ -156,6 +156,7 @@ pub async fn call_function(
         "update-task" => update_task::handler(req, state).await,
         "delete-task" => delete_task::handler(req, state).await,
         "complete-task" => complete_task::handler(req, state).await,
+        "batch-tasks" => batch_tasks::handler(req, state).await,
         "health" => health::handler(req, state.tasks.database()).await,
         other => {
             shared::ApiError::internal(format!("no handler for function {other}")).into_response()

@@ -1,0 +1,389 @@
+//! Running a batch. One transaction on one pooled connection: its key
+//! claimed, its existing tasks locked in id order, then each operation in
+//! order with the single routes' own statements (a run of consecutive
+//! creates as one statement). Atomic: the first failure rolls everything
+//! back. Not atomic: each operation under a savepoint, so a failed one
+//! undoes only itself.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use lambda_http::http::StatusCode;
+use uuid::Uuid;
+
+use super::parse::{Batch, Operation};
+use crate::{
+    auth::UserId,
+    db::{DbError, Transaction},
+    endpoint,
+    error::ApiError,
+    idempotency::{
+        IdempotencyKey,
+        batches::{self, Remembered},
+    },
+    input::NewTask,
+    repository::{TaskRepository, Written},
+    task::Task,
+    validation,
+};
+
+/// One operation's answer.
+#[derive(Debug)]
+pub enum Answer {
+    /// 201 (created) or 200, with the task and its ETag.
+    Task(StatusCode, Task),
+    /// 204 (deleted).
+    NoContent,
+    /// What the single route would have refused it with (400, 404, 409,
+    /// 412).
+    Refused(ApiError),
+    /// 424: an atomic batch whose operation at this index failed.
+    NotApplied { failed: usize },
+}
+
+impl Answer {
+    fn succeeded(&self) -> bool {
+        matches!(self, Self::Task(..) | Self::NoContent)
+    }
+
+    /// `{"status": …, "task": …, "etag": …}` or `{"status": …, "detail": …}`.
+    fn write_json(&self, out: &mut String) -> Result<(), ApiError> {
+        let detail = |out: &mut String, status: StatusCode, detail: &str| {
+            out.push_str(&format!(
+                r#"{{"status":{},"detail":{}}}"#,
+                status.as_u16(),
+                serde_json::Value::from(detail)
+            ));
+        };
+        match self {
+            Self::Task(status, task) => {
+                out.push_str(&format!(r#"{{"status":{},"task":"#, status.as_u16()));
+                out.push_str(&task.to_json()?);
+                out.push_str(r#","etag":"#);
+                out.push_str(&serde_json::Value::from(task.etag()?).to_string());
+                out.push('}');
+            }
+            Self::NoContent => out.push_str(r#"{"status":204}"#),
+            Self::Refused(e) => detail(out, e.status(), &e.to_string()),
+            Self::NotApplied { failed } => detail(
+                out,
+                StatusCode::FAILED_DEPENDENCY,
+                &format!(
+                    "not applied: operation {failed} failed, and the batch is atomic: nothing was written"
+                ),
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// A batch's 200 body, new or replayed.
+#[derive(Debug)]
+pub enum Reply {
+    Ran(String),
+    /// The first answer under the request's `Idempotency-Key`.
+    Replayed(String),
+}
+
+/// Every how many keyed batches (per execution environment) expired
+/// entries are purged, as keyed POSTs do theirs.
+const PURGE_EVERY: u32 = 16;
+static REMEMBERED: AtomicU32 = AtomicU32::new(0);
+
+/// Runs `batch` for `user`: its answers as the 200's body, or the replay
+/// of `key`'s first answer. 409 / 422 for a key in progress or reused;
+/// 503 / 500 as any route.
+pub async fn run(
+    tasks: &TaskRepository,
+    user: &UserId,
+    mut batch: Batch,
+    key: Option<&IdempotencyKey>,
+) -> Result<Reply, ApiError> {
+    let db = tasks.database();
+    // A retry is only read, as a keyed POST's.
+    if let Some(key) = key
+        && let Some(remembered) = batches::find_batch(db, user, key, &batch.fingerprint).await?
+    {
+        return replay(remembered);
+    }
+    check_time_zones(tasks, &mut batch).await?;
+    if batch.atomic
+        && let Some(failed) = batch.operations.iter().position(Result::is_err)
+    {
+        // Invalid: no SQL at all.
+        let answers = batch
+            .operations
+            .into_iter()
+            .enumerate()
+            .map(|(at, op)| match op {
+                Err(e) if at == failed => Answer::Refused(e),
+                _ => Answer::NotApplied { failed },
+            })
+            .collect::<Vec<_>>();
+        return Ok(Reply::Ran(body(&answers)?));
+    }
+
+    let tx = db.transaction().await?;
+    if let Some(key) = key {
+        if !batches::lock_batch_key(&tx, user, key).await? {
+            return Err(ApiError::IdempotencyKeyInProgress);
+        }
+        // Finished between the first look and the lock.
+        if let Some(remembered) = batches::find_batch(&tx, user, key, &batch.fingerprint).await? {
+            return replay(remembered);
+        }
+    }
+    let on_tx = tasks.on(&tx);
+    let mut ids: Vec<Uuid> = batch
+        .operations
+        .iter()
+        .filter_map(|op| op.as_ref().ok()?.task_id())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    on_tx.lock_tasks(user, &ids).await?;
+
+    let answers = apply_all(&on_tx, &tx, user, &batch).await?;
+    if batch.atomic
+        && let Some(failed) = answers.iter().position(|a| !a.succeeded())
+    {
+        tx.rollback().await?;
+        // The operations after the failed one never ran.
+        let mut answers: Vec<Answer> = answers.into_iter().collect();
+        answers.resize_with(batch.operations.len(), || Answer::NotApplied { failed });
+        let answers = answers
+            .into_iter()
+            .enumerate()
+            .map(|(at, answer)| {
+                if at == failed {
+                    answer
+                } else {
+                    Answer::NotApplied { failed }
+                }
+            })
+            .collect::<Vec<_>>();
+        return Ok(Reply::Ran(body(&answers)?));
+    }
+    let body = body(&answers)?;
+    let wrote = answers.iter().any(Answer::succeeded);
+    let remember = key.filter(|_| wrote);
+    if let Some(key) = remember {
+        batches::remember_batch(&tx, user, key, &batch.fingerprint, &body).await?;
+    }
+    tx.commit().await?;
+    if remember.is_some() && REMEMBERED.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == 0 {
+        batches::purge_expired_batches(db).await;
+    }
+    Ok(Reply::Ran(body))
+}
+
+fn replay(remembered: Remembered) -> Result<Reply, ApiError> {
+    match remembered {
+        Remembered::Replay(body) => Ok(Reply::Replayed(body)),
+        Remembered::Reused => Err(ApiError::BatchKeyReused),
+    }
+}
+
+/// An operation naming a zone the database does not know is its 400, as
+/// the single route's, found before anything is written (one probe).
+async fn check_time_zones(tasks: &TaskRepository, batch: &mut Batch) -> Result<(), DbError> {
+    let zone = |op: &Operation| -> Option<String> {
+        match op {
+            Operation::Create(task) => Some(task.time_zone.clone()),
+            Operation::Update { changes, .. } => changes.time_zone.clone(),
+            _ => None,
+        }
+        .filter(|zone| zone != crate::input::DEFAULT_TIME_ZONE)
+    };
+    let zones: Vec<String> = batch
+        .operations
+        .iter()
+        .filter_map(|op| zone(op.as_ref().ok()?))
+        .collect();
+    if zones.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = zones.iter().map(String::as_str).collect();
+    let unknown = tasks.unknown_time_zones(&names).await?;
+    for op in &mut batch.operations {
+        if let Some(bad) = op
+            .as_ref()
+            .ok()
+            .and_then(zone)
+            .filter(|z| unknown.contains(z))
+        {
+            *op = Err(ApiError::bad_request(validation::unknown_time_zone(&bad)));
+        }
+    }
+    Ok(())
+}
+
+/// Each operation in order; an atomic batch stops at its first failure
+/// (the rest are answered 424 by the caller).
+async fn apply_all(
+    tasks: &TaskRepository<&Transaction<'_>>,
+    tx: &Transaction<'_>,
+    user: &UserId,
+    batch: &Batch,
+) -> Result<Vec<Answer>, ApiError> {
+    let ops = &batch.operations;
+    let mut answers: Vec<Answer> = Vec::with_capacity(ops.len());
+    while answers.len() < ops.len() {
+        let at = answers.len();
+        let creates: Vec<&NewTask> = ops[at..]
+            .iter()
+            .map_while(|op| match op {
+                Ok(Operation::Create(task)) => Some(task),
+                _ => None,
+            })
+            .collect();
+        let mut done: Vec<Answer> = if !creates.is_empty() {
+            guarded(
+                tx,
+                batch.atomic,
+                create_run(tasks, user, &creates),
+                creates.len(),
+            )
+            .await?
+        } else {
+            match &ops[at] {
+                Err(e) => vec![Answer::Refused(clone_refusal(e))],
+                Ok(op) => guarded(tx, batch.atomic, apply(tasks, user, op), 1).await?,
+            }
+        };
+        let failed = batch.atomic && done.iter().any(|a| !a.succeeded());
+        answers.append(&mut done);
+        if failed {
+            break;
+        }
+    }
+    Ok(answers)
+}
+
+/// Runs one step (`count` operations): in a batch that is not atomic,
+/// under a savepoint, rolled back to when the step failed.
+async fn guarded(
+    tx: &Transaction<'_>,
+    atomic: bool,
+    step: impl Future<Output = Result<Vec<Answer>, ApiError>>,
+    count: usize,
+) -> Result<Vec<Answer>, ApiError> {
+    if atomic {
+        return step.await;
+    }
+    tx.savepoint().await?;
+    let answers = step.await?;
+    debug_assert_eq!(answers.len(), count);
+    if answers.iter().all(Answer::succeeded) {
+        tx.release_savepoint().await?;
+    } else if answers.iter().any(Answer::succeeded) {
+        // A run of creates stopped by the task limit: the ones made stay.
+        tx.release_savepoint().await?;
+    } else {
+        tx.rollback_to_savepoint().await?;
+    }
+    Ok(answers)
+}
+
+/// Consecutive creates, one statement: 201 each, and 409 for those past
+/// the owner's task limit.
+async fn create_run(
+    tasks: &TaskRepository<&Transaction<'_>>,
+    user: &UserId,
+    creates: &[&NewTask],
+) -> Result<Vec<Answer>, ApiError> {
+    let made = match tasks.create_many(user, creates).await {
+        Ok(made) => made,
+        Err(DbError::Invalid(detail)) => {
+            return Ok(creates
+                .iter()
+                .map(|_| Answer::Refused(ApiError::BadRequest(detail.clone())))
+                .collect());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut answers: Vec<Answer> = made
+        .into_iter()
+        .map(|task| Answer::Task(StatusCode::CREATED, task))
+        .collect();
+    while answers.len() < creates.len() {
+        answers.push(Answer::Refused(ApiError::TaskLimitReached(
+            tasks.max_tasks(),
+        )));
+    }
+    Ok(answers)
+}
+
+/// One update, complete or delete: the single route's statement.
+async fn apply(
+    tasks: &TaskRepository<&Transaction<'_>>,
+    user: &UserId,
+    op: &Operation,
+) -> Result<Vec<Answer>, ApiError> {
+    let written = match op {
+        Operation::Create(task) => return create_run(tasks, user, &[task]).await,
+        Operation::Update {
+            id,
+            changes,
+            versions,
+        } => tasks.update(user, *id, changes, versions.as_deref()).await,
+        Operation::Complete {
+            id,
+            completed: Some(completed),
+            versions,
+        } => {
+            tasks
+                .set_completed(user, *id, *completed, versions.as_deref())
+                .await
+        }
+        Operation::Complete {
+            id,
+            completed: None,
+            versions,
+        } => tasks.toggle_completed(user, *id, versions.as_deref()).await,
+        Operation::Delete { id, versions } => {
+            let deleted = tasks.delete(user, *id, versions.as_deref()).await;
+            return Ok(vec![match deleted {
+                Ok(written) => match endpoint::written(written) {
+                    Ok(()) => Answer::NoContent,
+                    Err(refusal) => Answer::Refused(refusal),
+                },
+                Err(DbError::Invalid(detail)) => Answer::Refused(ApiError::BadRequest(detail)),
+                Err(e) => return Err(e.into()),
+            }]);
+        }
+    };
+    Ok(vec![match written {
+        Ok(written) => task_answer(written),
+        Err(DbError::Invalid(detail)) => Answer::Refused(ApiError::BadRequest(detail)),
+        Err(e) => return Err(e.into()),
+    }])
+}
+
+fn task_answer(written: Written<Task>) -> Answer {
+    match endpoint::written(written) {
+        Ok(task) => Answer::Task(StatusCode::OK, task),
+        Err(refusal) => Answer::Refused(refusal),
+    }
+}
+
+/// Validation's refusals are 400s with a detail: copied into the answer.
+fn clone_refusal(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::BadRequest(detail) => ApiError::BadRequest(detail.clone()),
+        other => ApiError::BadRequest(other.to_string()),
+    }
+}
+
+/// `{"results": [...]}`.
+fn body(answers: &[Answer]) -> Result<String, ApiError> {
+    let mut out = String::with_capacity(64 + answers.len() * 512);
+    out.push_str(r#"{"results":["#);
+    for (at, answer) in answers.iter().enumerate() {
+        if at > 0 {
+            out.push(',');
+        }
+        answer.write_json(&mut out)?;
+    }
+    out.push_str("]}");
+    Ok(out)
+}
