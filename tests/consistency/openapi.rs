@@ -329,6 +329,107 @@ async fn every_documented_response_is_what_the_server_answers() {
             .expect("send");
         checker.check(method, template, r).await;
     }
+    // The batch route: every documented status.
+    {
+        let (method, template) = ("POST", "/api/{user_id}/tasks/batch");
+        let path = concrete(template, alice, &id);
+        let second = app.create(alice, "batched").await;
+        let second_id = second["id"].as_str().expect("id");
+        let body = json!({ "operations": [
+            { "op": "create", "task": { "title": "made" } },
+            { "op": "update", "id": second_id, "task": { "priority": 1 } },
+            { "op": "delete", "id": &missing },
+        ], "atomic": false });
+        let post = |base: String,
+                    path: String,
+                    token: Option<String>,
+                    key: Option<&'static str>,
+                    body: Value| {
+            let http = http.clone();
+            async move {
+                let mut request = http.post(format!("{base}{path}")).json(&body);
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                if let Some(key) = key {
+                    request = request.header("idempotency-key", key);
+                }
+                request.send().await.expect("send")
+            }
+        };
+        let base = app.base.clone();
+        for (base, path, token, key, body) in [
+            (
+                base.clone(),
+                path.clone(),
+                Some(token.clone()),
+                Some("batch-key"),
+                body.clone(),
+            ),
+            (
+                base.clone(),
+                path.clone(),
+                Some(token.clone()),
+                Some("batch-key"),
+                body.clone(),
+            ),
+            (
+                base.clone(),
+                path.clone(),
+                Some(token.clone()),
+                Some("batch-key"),
+                json!({ "operations": [{ "op": "delete", "id": &missing }] }),
+            ),
+            (base.clone(), path.clone(), None, None, body.clone()),
+            (
+                base.clone(),
+                concrete(template, "bob", &id),
+                Some(token.clone()),
+                None,
+                body.clone(),
+            ),
+            (
+                down.clone(),
+                path.clone(),
+                Some(token.clone()),
+                None,
+                body.clone(),
+            ),
+            (
+                base.clone(),
+                path.clone(),
+                Some(token.clone()),
+                None,
+                json!({ "operations": [] }),
+            ),
+            (
+                base.clone(),
+                path.clone(),
+                Some(token.clone()),
+                None,
+                json!({ "operations": [], "pad": "x".repeat(1024 * 1024) }),
+            ),
+        ] {
+            checker
+                .check(method, template, post(base, path, token, key, body).await)
+                .await;
+        }
+        let r = http
+            .post(app.url(&path))
+            .bearer_auth(&token)
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .expect("send");
+        checker.check(method, template, r).await;
+        let in_progress = json!({ "operations": [{ "op": "complete", "id": second_id }] });
+        let (first, second) = app
+            .batch_while_in_progress(alice, "batch-in-progress", &in_progress, second_id)
+            .await;
+        checker.check_reply(method, template, first);
+        checker.check_reply(method, template, second);
+    }
     for base in [&app.base, &down] {
         let r = http
             .get(format!("{base}/health"))

@@ -483,4 +483,60 @@ impl TestApp {
         };
         tokio::join!(first, second)
     }
+
+    /// Two batches of `body` by `user` with one `Idempotency-Key`, the
+    /// second sent while the first is inside its transaction: a row lock
+    /// on the task `task_id` (which the batch must name) holds the first
+    /// at its pre-lock of the batch's tasks until the second has its
+    /// answer. Returns (first, second).
+    pub async fn batch_while_in_progress(
+        &self,
+        user: &str,
+        key: &str,
+        body: &Value,
+        task_id: &str,
+    ) -> (Reply, Reply) {
+        let (path, token, headers) = (
+            format!("/api/{user}/tasks/batch"),
+            token(user),
+            [("idempotency-key", key)],
+        );
+        let send = || {
+            let body = Some((Some("application/json"), body.to_string().into()));
+            self.send_with(Method::POST, &path, Some(&token), &headers, body)
+        };
+        let mut blocker = self.db.client().await;
+        let hold = blocker.transaction().await.expect("begin");
+        let id = uuid::Uuid::parse_str(task_id).expect("a task id");
+        hold.query_typed(
+            "SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE",
+            &[(&id, tokio_postgres::types::Type::UUID)],
+        )
+        .await
+        .expect("lock the task");
+        let first = send();
+        let second = async {
+            let watcher = self.db.client().await;
+            for _ in 0..300 {
+                let waiting: i64 = watcher
+                    .query_typed(
+                        "SELECT count(*) FROM pg_stat_activity
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'
+                           AND query LIKE '%ORDER BY id FOR UPDATE%'",
+                        &[],
+                    )
+                    .await
+                    .expect("pg_stat_activity")[0]
+                    .get(0);
+                if waiting > 0 {
+                    let second = send().await;
+                    hold.rollback().await.expect("release the task");
+                    return second;
+                }
+                wait(10).await;
+            }
+            panic!("the first batch never waited on the lock");
+        };
+        tokio::join!(first, second)
+    }
 }
