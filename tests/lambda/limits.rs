@@ -163,3 +163,113 @@ async fn the_real_function_walks_every_page_of_the_largest_tasks() {
     }
     let _ = std::fs::remove_file(&log);
 }
+
+/// The largest batch answer: 100 operations each answered with a task of
+/// the most JSON, from a small request (an update of `priority` answers
+/// the whole stored task). Seeded with 20 labels of 50 characters each.
+async fn seed_batch(db: &TestDb, user: &str, title: &str, description: &str) -> Vec<String> {
+    let client = db.client().await;
+    let labels: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                "{}{}",
+                title.chars().next().unwrap().to_string().repeat(49),
+                char::from(b'a' + i)
+            )
+        })
+        .collect();
+    client
+        .query_typed(
+            "WITH owner AS (INSERT INTO users (id) VALUES ($1) ON CONFLICT DO NOTHING)
+             INSERT INTO tasks (id, user_id, title, description, labels)
+             SELECT gen_random_uuid(), $1, $2, $3, $4 FROM generate_series(1, 100)
+             RETURNING id::text",
+            &[
+                (&user, Type::TEXT),
+                (&title, Type::TEXT),
+                (&description, Type::TEXT),
+                (&labels, Type::TEXT_ARRAY),
+            ],
+        )
+        .await
+        .expect("seed")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// The HTTP API event of a batch updating each of `ids`.
+fn batch_event(user: &str, ids: &[String]) -> Value {
+    let fixture = std::fs::read_to_string(workspace().join("events/batch-tasks.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&fixture).unwrap();
+    let path = format!("{}/batch", shared::response::tasks_path(user));
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["pathParameters"] = json!({ "user_id": user });
+    event["headers"]["authorization"] = json!(format!("Bearer {}", token(user)));
+    event["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content-length");
+    let operations: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"op": "update", "id": id, "task": {"priority": 1}}))
+        .collect();
+    event["body"] = json!(json!({ "operations": operations }).to_string());
+    event
+}
+
+/// Checks a batch's Lambda response document: within Lambda's limit, as
+/// text, 100 results of 200 with the worst tasks. Returns its size.
+fn check_batch(document: &[u8], title: &str) -> usize {
+    assert!(
+        document.len() < MAX_RESPONSE_BYTES,
+        "a {} byte response: Lambda refuses it",
+        document.len()
+    );
+    let response: ApiGatewayV2httpResponse = serde_json::from_slice(document).unwrap();
+    assert_eq!(response.status_code, 200);
+    assert!(!response.is_base64_encoded, "JSON goes out as text");
+    let body = match response.body {
+        Some(lambda_http::Body::Text(text)) => text,
+        other => panic!("body {other:?}"),
+    };
+    let results: Value = serde_json::from_str(&body).unwrap();
+    let results = results["results"].as_array().unwrap();
+    assert_eq!(results.len(), 100);
+    for result in results {
+        assert_eq!(result["status"], 200, "{}", result["detail"]);
+        assert_eq!(result["task"]["title"], title);
+        assert_eq!(result["task"]["labels"].as_array().unwrap().len(), 20);
+    }
+    document.len()
+}
+
+/// The worst-case batch answer fits in a Lambda response, in-process and
+/// from the real `batch-tasks` binary under its Lambda runtime.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_largest_batch_answer_fits_in_a_lambda_response() {
+    let db = TestDb::new().await;
+    let state = AppState::new(&db.config()).unwrap();
+    let api = RuntimeApi::start().await;
+    let log = std::env::temp_dir().join(format!("batch-tasks-{}.log", uuid::Uuid::now_v7()));
+    let (binary, runner) = function_binary("batch-tasks");
+    let _function = api.spawn_function(
+        &binary,
+        &runner,
+        &[("DATABASE_URL", &db.url), ("BETTER_AUTH_SECRET", SECRET)],
+        &log,
+    );
+    for (user, title, description) in worst_users() {
+        let ids = seed_batch(&db, &user, &title, &description).await;
+        let event = batch_event(&user, &ids);
+        let request = serde_json::from_value(event.clone()).unwrap();
+        let document =
+            shared::lambda::invoke(request, |req| batch_tasks::handler(req, &state)).await;
+        let size = check_batch(&document, &title);
+        let document = api.invoke(&serde_json::to_vec(&event).unwrap()).await;
+        assert!(check_batch(&document, &title) > size / 2);
+        eprintln!("100 worst-case results: a {size} byte document");
+    }
+    let _ = std::fs::remove_file(&log);
+}
