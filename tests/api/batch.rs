@@ -500,3 +500,88 @@ async fn the_route_needs_the_owners_token() {
     assert_eq!(reply.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(app.stored_tasks("u").await, 0);
 }
+
+#[tokio::test]
+async fn a_keyed_batch_in_progress_is_a_409_then_its_answer_replays() {
+    let app = TestApp::spawn().await;
+    let task = app.create("u", "held").await;
+    let id = task["id"].as_str().unwrap();
+    let body = json!({"operations": [create("made once"), {"op": "complete", "id": id}]});
+    let (first, second) = app.batch_while_in_progress("u", "k", &body, id).await;
+    assert_eq!(statuses(&first), [201, 200]);
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.json);
+    assert_eq!(second.header("retry-after").as_deref(), Some("1"));
+    assert!(
+        second.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Idempotency-Key")
+    );
+    let retry = batch(&app, "u", Some("k"), &body).await;
+    assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(retry.json, first.json);
+    assert_eq!(app.stored_tasks("u").await, 2, "made once");
+}
+
+#[tokio::test]
+async fn a_lost_database_is_a_503_to_retry() {
+    let down = serve(
+        std::sync::Arc::new(shared::AppState::new(&unreachable_config()).expect("state")),
+        origins(),
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .post(format!("{down}{}", path("u")))
+        .bearer_auth(token("u"))
+        .json(&json!({"operations": [create("a")]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+}
+
+/// A batch is one transaction and nothing of it outlives it (through a
+/// transaction-mode pooler too): no open transaction, no advisory lock of
+/// its key, whether it committed or rolled back.
+#[tokio::test]
+async fn nothing_of_a_batch_outlives_its_transaction() {
+    let app = TestApp::spawn().await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let ok = batch(
+        &app,
+        "u",
+        Some("k-ok"),
+        &json!({"operations": [create("a")]}),
+    )
+    .await;
+    assert_eq!(statuses(&ok), [201]);
+    let failed = json!({"operations": [create("b"), {"op": "delete", "id": unknown}]});
+    assert_eq!(
+        statuses(&batch(&app, "u", Some("k-failed"), &failed).await),
+        [424, 404]
+    );
+    let client = app.db.client().await;
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_typed(sql, &[]).await.expect(sql)[0].get::<_, i64>(0) }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").await,
+        0
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'"
+        )
+        .await,
+        0
+    );
+    // The pool's connection serves the next request as usual.
+    assert_eq!(
+        statuses(&batch(&app, "u", None, &json!({"operations": [create("c")]})).await),
+        [201]
+    );
+    assert_eq!(app.stored_tasks("u").await, 2);
+}
