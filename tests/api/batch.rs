@@ -585,3 +585,25 @@ async fn nothing_of_a_batch_outlives_its_transaction() {
     );
     assert_eq!(app.stored_tasks("u").await, 2);
 }
+
+/// API Gateway routes the other methods on `/tasks/batch` to the single
+/// task's routes, with `batch` as the task id: a 400 naming it.
+#[tokio::test]
+async fn other_methods_on_the_batch_path_are_the_task_routes() {
+    let app = TestApp::spawn().await;
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        let body = Some((
+            Some("application/json"),
+            json!({"title": "x"}).to_string().into(),
+        ));
+        let reply = app
+            .send(method.clone(), &path("u"), Some(&token("u")), body)
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method}");
+        assert_eq!(reply.json["detail"], "task_id: must be a UUID", "{method}");
+    }
+    let reply = app
+        .send(Method::PATCH, &path("u"), Some(&token("u")), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}

@@ -253,10 +253,17 @@ fn versions(raw: Option<&str>) -> Result<Option<Vec<DateTime<Utc>>>, ApiError> {
 
 /// SHA-256 of the body's JSON value, each object's keys in sorted order,
 /// each value tagged and length-prefixed: the same batch sent again with
-/// other white space or key order has the same fingerprint.
+/// other white space or key order (or `atomic: true` spelt out) has the
+/// same fingerprint.
 fn fingerprint(body: &[u8]) -> Result<[u8; 32], ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
+    let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    // `atomic` left out is `atomic: true`: the same batch.
+    if let Some(batch) = value.as_object_mut() {
+        batch
+            .entry("atomic")
+            .or_insert(serde_json::Value::Bool(true));
+    }
     let mut hash = Sha256::new();
     feed(&mut hash, &value);
     Ok(hash.finalize().into())

@@ -23,7 +23,7 @@ use std::{
 
 use axum::{
     body::{Body, to_bytes},
-    extract::{RawPathParams, Request},
+    extract::Request,
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -36,14 +36,15 @@ use percent_encoding::percent_decode_str;
 use shared::{lambda, routes::Route};
 
 /// API Gateway's own payload limit is 10 MB; anything under it reaches the
-/// function, which applies the API's 64 KiB rule (after authentication).
-/// Past this larger bound the local server answers 413 itself.
-const MAX_LOCAL_BODY: usize = 1024 * 1024;
+/// function, which applies its route's rule (64 KiB, a batch 1 MiB; after
+/// authentication). Past this larger bound the local server answers 413
+/// itself.
+const MAX_LOCAL_BODY: usize = 4 * 1024 * 1024;
 
 /// The HTTP API payload 2.0 event for this request.
 pub async fn request_event(
     route: &Route,
-    params: &RawPathParams,
+    params: &[(String, String)],
     listener: SocketAddr,
     req: Request,
 ) -> Result<ApiGatewayV2httpRequest, Response> {
@@ -62,10 +63,7 @@ pub async fn request_event(
     event.raw_path = Some(path.clone());
     event.raw_query_string = Some(parts.uri.query().unwrap_or_default().into());
     // Already percent-decoded once by axum, as API Gateway does.
-    event.path_parameters = params
-        .iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    event.path_parameters = params.iter().cloned().collect();
     let (headers, cookies) = gateway_headers(&parts.headers, listener);
     event.headers = headers;
     event.cookies = cookies;

@@ -77,15 +77,29 @@ pub fn app(state: Arc<AppState>, origins: AllowedOrigins, listener: SocketAddr) 
                         return not_allowed(req.method());
                     }
                     match params {
-                        Ok(params) => invoke(served, route, params, req).await,
+                        Ok(params) => invoke(served, route, pairs(&params), req).await,
                         // e.g. a percent-encoded id that is not UTF-8.
                         Err(e) => detail_response(StatusCode::BAD_REQUEST, e.body_text()),
                     }
                 },
             );
         }
-        let methods =
-            methods.fallback(move |req: Request| async move { not_allowed(req.method()) });
+        let methods = methods.fallback(
+            move |State(served): State<Served>,
+                  params: Result<RawPathParams, RawPathParamsRejection>,
+                  req: Request| async move {
+                // `/tasks/batch` is also a `{task_id}` to API Gateway for
+                // the methods the batch route does not take.
+                match (shadowed(path, req.method()), params) {
+                    (Some((route, name, value)), Ok(params)) if req.method() != Method::HEAD => {
+                        let mut params = pairs(&params);
+                        params.push((name.to_owned(), value.to_owned()));
+                        invoke(served, route, params, req).await
+                    }
+                    _ => not_allowed(req.method()),
+                }
+            },
+        );
         router = router.route(path, methods);
     }
     router
@@ -125,10 +139,50 @@ async fn log_unhandled(req: Request, next: Next) -> Response {
     response
 }
 
+/// The path parameters as axum decoded them (once, as API Gateway does).
+fn pairs(params: &RawPathParams) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The route API Gateway picks for `method` on the literal `path` when no
+/// route of that path takes the method: one whose template has a
+/// parameter where `path` has its literal (`GET /api/{user_id}/tasks/batch`
+/// is `GET /api/{user_id}/tasks/{task_id}`), with that parameter's name
+/// and value.
+fn shadowed(
+    path: &'static str,
+    method: &Method,
+) -> Option<(&'static Route, &'static str, &'static str)> {
+    let segments: Vec<&'static str> = path.split('/').collect();
+    ROUTES.iter().find_map(|route| {
+        if route.method != method.as_str() || route.path == path {
+            return None;
+        }
+        let theirs: Vec<&'static str> = route.path.split('/').collect();
+        if theirs.len() != segments.len() {
+            return None;
+        }
+        let mut bound = None;
+        for (mine, theirs) in segments.iter().zip(&theirs) {
+            if mine == theirs {
+                continue;
+            }
+            match theirs.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) if !mine.starts_with('{') => bound = Some((route, name, *mine)),
+                _ => return None,
+            }
+        }
+        bound
+    })
+}
+
 async fn invoke(
     served: Served,
     route: &'static Route,
-    params: RawPathParams,
+    params: Vec<(String, String)>,
     req: Request,
 ) -> Response {
     let event = match gateway::request_event(route, &params, served.listener, req).await {
