@@ -434,6 +434,13 @@ pub trait Executor: Sync {
     async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
+
+    /// Whether its statements run in one explicit transaction, where a
+    /// failed one aborts the rest (housekeeping then waits for a request
+    /// of its own).
+    fn in_transaction(&self) -> bool {
+        false
+    }
 }
 
 impl Executor for Database {
@@ -461,6 +468,10 @@ impl<T: Executor> Executor for &T {
         params: &[Param<'_>],
     ) -> Result<Vec<Row>, DbError> {
         T::query_planned_each_time(self, sql, params).await
+    }
+
+    fn in_transaction(&self) -> bool {
+        T::in_transaction(self)
     }
 }
 
@@ -587,6 +598,10 @@ impl Executor for Transaction<'_> {
         params: &[Param<'_>],
     ) -> Result<Vec<Row>, DbError> {
         self.execute(sql, params, false).await
+    }
+
+    fn in_transaction(&self) -> bool {
+        true
     }
 }
 

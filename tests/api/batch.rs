@@ -607,3 +607,78 @@ async fn other_methods_on_the_batch_path_are_the_task_routes() {
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Every operation leaves what its single route leaves: one history entry
+/// and one seq each, in order; two on one task, two entries; a delete
+/// moves the task to the trash.
+#[tokio::test]
+async fn each_operation_takes_its_own_seq_and_history_entry() {
+    let app = TestApp::spawn().await;
+    let task = app.create("u", "first").await;
+    let id = task["id"].as_str().unwrap();
+    let (_, history_before, seq_before, _) = written(&app, "u").await;
+    let reply = batch(
+        &app,
+        "u",
+        None,
+        &json!({"operations": [
+            {"op": "update", "id": id, "task": {"title": "second", "priority": 2}},
+            {"op": "complete", "id": id, "completed": true},
+            {"op": "complete", "id": id},
+            {"op": "update", "id": id, "task": {"completed": true}},
+            {"op": "delete", "id": id},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        statuses(&reply),
+        [200, 200, 200, 200, 204],
+        "{}",
+        reply.json
+    );
+    let (_, history_after, seq_after, _) = written(&app, "u").await;
+    assert_eq!(seq_after, seq_before + 5);
+    assert_eq!(history_after, history_before + 5);
+    let client = app.db.client().await;
+    let uuid = uuid::Uuid::parse_str(id).unwrap();
+    let rows = client
+        .query_typed(
+            "SELECT seq, action, changes FROM task_history
+             WHERE user_id = $1 AND task_id = $2 AND seq > $3 ORDER BY seq",
+            &[
+                (&"u", Type::TEXT),
+                (&uuid, Type::UUID),
+                (&seq_before, Type::INT8),
+            ],
+        )
+        .await
+        .unwrap();
+    let entries: Vec<(i64, String, Value)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let seqs: Vec<i64> = entries.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, (seq_before + 1..=seq_before + 5).collect::<Vec<_>>());
+    let actions: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["updated", "completed", "reopened", "completed", "deleted"]
+    );
+    assert_eq!(
+        entries[0].2,
+        json!({"title": {"from": "first", "to": "second"}, "priority": {"from": 0, "to": 2}})
+    );
+    assert_eq!(
+        entries[3].2,
+        json!({"completed": {"from": false, "to": true}})
+    );
+    let trashed: i64 = client
+        .query_typed(
+            "SELECT count(*) FROM trashed_tasks WHERE user_id = $1 AND id = $2",
+            &[(&"u", Type::TEXT), (&uuid, Type::UUID)],
+        )
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_eq!(trashed, 1, "in the trash");
+}

@@ -14,6 +14,7 @@ use crate::{
 };
 
 pub mod sql {
+    use super::super::history::{created_changes, due_text, insert_history};
     use super::task_columns;
 
     /// Locks the batch's existing tasks ($2) in id order, before anything
@@ -58,20 +59,11 @@ pub mod sql {
             ORDER BY i.n
             RETURNING *
         ), hist AS (
-            INSERT INTO task_history (user_id, task_id, seq, at, action, changes)
-            SELECT user_id, id, seq, updated_at, 'created',
-                jsonb_build_object(
-                    'title', jsonb_build_object('from', NULL, 'to', title),
-                    'completed', jsonb_build_object('from', NULL, 'to', completed),
-                    'time_zone', jsonb_build_object('from', NULL, 'to', time_zone),
-                    'priority', jsonb_build_object('from', NULL, 'to', priority),
-                    'labels', jsonb_build_object('from', NULL, 'to', labels))
-                || CASE WHEN description IS NULL THEN '{}' ELSE jsonb_build_object('description',
-                       jsonb_build_object('from', NULL, 'to', description)) END
-                || CASE WHEN due_date IS NULL AND due_at IS NULL THEN '{}' ELSE jsonb_build_object('due',
-                       jsonb_build_object('from', NULL, 'to', COALESCE(to_char(due_date, 'YYYY-MM-DD'),
-                           to_char(due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))) END
-            FROM new
+            ",
+        insert_history!(),
+        "SELECT user_id, id, seq, updated_at, 'created', ",
+        created_changes!(),
+        " FROM new
         )
         SELECT ",
         task_columns!(),

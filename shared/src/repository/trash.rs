@@ -20,7 +20,7 @@ use super::{TaskRepository, Versions, Written, task_columns};
 use crate::{
     auth::UserId,
     cursor::{Cursor, SortValue},
-    db::DbError,
+    db::{DbError, Executor},
     sort::Sort,
     task::{Page, Positions, Task},
 };
@@ -189,7 +189,7 @@ const PURGE_EVERY: u32 = 16;
 /// Trash moves in this execution environment (one process).
 static TRASHED: AtomicU32 = AtomicU32::new(0);
 
-impl TaskRepository {
+impl<E: Executor> TaskRepository<E> {
     /// Moves the task to the trash (DELETE /tasks/{id}). With `versions`,
     /// only if the task is at one of them.
     pub async fn delete(
@@ -320,6 +320,10 @@ impl TaskRepository {
     /// (a timeout included) is only logged: the task is trashed, and the
     /// next purge will do.
     async fn purge_trash_now_and_then(&self) {
+        // Not inside a batch's transaction: a failed purge would abort it.
+        if self.db.in_transaction() {
+            return;
+        }
         if TRASHED
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(PURGE_EVERY)
