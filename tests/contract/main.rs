@@ -1083,3 +1083,102 @@ async fn headers_http_forbids_get_the_apis_own_400() {
     let listed = t.call("GET", &tasks(&user), &user, None).await;
     assert_eq!(listed.json(), json!([]), "nothing was created");
 }
+
+/// `POST /tasks/batch`, black box: in order, each result what the single
+/// route answers; atomic by default (a failure at the last operation
+/// writes nothing, 424s name it); not atomic, each alone; a malformed
+/// batch one 400; a keyed retry replays the first answer.
+#[tokio::test]
+async fn a_batch_is_all_or_nothing_and_answers_per_operation() {
+    let t = Target::new().await;
+    let user = t.user("batch");
+    let other = t.user("batch-other");
+    let theirs = t.create(&other, "not yours").await;
+    let mine = t.create(&user, "mine").await;
+    let (their_id, my_id) = (theirs["id"].as_str().unwrap(), mine["id"].as_str().unwrap());
+    let batch = format!("{}/batch", tasks(&user));
+    let statuses = |answer: &Answer| -> Vec<u64> {
+        answer.json()["results"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&answer.body)))
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect()
+    };
+
+    let failing = json!({"operations": [
+        {"op": "create", "task": {"title": "never"}},
+        {"op": "update", "id": my_id, "task": {"title": "never"}},
+        {"op": "complete", "id": their_id},
+    ]});
+    let answer = t.call("POST", &batch, &user, Some(failing)).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(statuses(&answer), [424, 424, 404]);
+    let results = answer.json()["results"].clone();
+    assert_eq!(results[2]["detail"], "task not found");
+    assert!(
+        results[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("operation 2")
+    );
+    let listed = t.call("GET", &tasks(&user), &user, None).await.json();
+    assert_eq!(listed, json!([mine]), "nothing written");
+
+    let partial = json!({"atomic": false, "operations": [
+        {"op": "create", "task": {"title": "made"}},
+        {"op": "delete", "id": their_id},
+        {"op": "update", "id": my_id, "task": {"priority": 3}},
+        {"op": "delete", "id": my_id},
+    ]});
+    let headers = [("idempotency-key", "batch-1")];
+    let send = |body: &Value| {
+        let mut request = t
+            .http
+            .post(format!("{}{batch}", t.base))
+            .bearer_auth(t.token(&user))
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let first = send(&partial).await.expect("send");
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.expect("json");
+    let codes: Vec<u64> = first["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, [201, 404, 200, 204]);
+    assert_eq!(first["results"][0]["task"]["title"], "made");
+    assert_eq!(first["results"][2]["task"]["priority"], 3);
+    let replay = send(&partial).await.expect("send");
+    assert_eq!(
+        replay
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    assert_eq!(replay.json::<Value>().await.expect("json"), first);
+    let listed = t.call("GET", &tasks(&user), &user, None).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(
+        t.call("GET", &tasks(&other), &other, None).await.json(),
+        json!([theirs])
+    );
+
+    let malformed = t
+        .call(
+            "POST",
+            &batch,
+            &user,
+            Some(json!({"operations": [{"op": "move"}]})),
+        )
+        .await;
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.detail().contains("operations[0].op"));
+}

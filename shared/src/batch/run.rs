@@ -148,7 +148,7 @@ pub async fn run(
     {
         tx.rollback().await?;
         // The operations after the failed one never ran.
-        let mut answers: Vec<Answer> = answers.into_iter().collect();
+        let mut answers = answers;
         answers.resize_with(batch.operations.len(), || Answer::NotApplied { failed });
         let answers = answers
             .into_iter()
@@ -170,7 +170,11 @@ pub async fn run(
         batches::remember_batch(&tx, user, key, &batch.fingerprint, &body).await?;
     }
     tx.commit().await?;
-    if remember.is_some() && REMEMBERED.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == 0 {
+    if remember.is_some()
+        && REMEMBERED
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY)
+    {
         batches::purge_expired_batches(db).await;
     }
     Ok(Reply::Ran(body))
@@ -237,17 +241,11 @@ async fn apply_all(
             })
             .collect();
         let mut done: Vec<Answer> = if !creates.is_empty() {
-            guarded(
-                tx,
-                batch.atomic,
-                create_run(tasks, user, &creates),
-                creates.len(),
-            )
-            .await?
+            guarded(tx, batch.atomic, create_run(tasks, user, &creates)).await?
         } else {
             match &ops[at] {
                 Err(e) => vec![Answer::Refused(clone_refusal(e))],
-                Ok(op) => guarded(tx, batch.atomic, apply(tasks, user, op), 1).await?,
+                Ok(op) => guarded(tx, batch.atomic, apply(tasks, user, op)).await?,
             }
         };
         let failed = batch.atomic && done.iter().any(|a| !a.succeeded());
@@ -259,24 +257,20 @@ async fn apply_all(
     Ok(answers)
 }
 
-/// Runs one step (`count` operations): in a batch that is not atomic,
-/// under a savepoint, rolled back to when the step failed.
+/// Runs one step (an operation, or a run of creates): in a batch that is
+/// not atomic, under a savepoint, rolled back to when nothing of the step
+/// succeeded (a run of creates stopped by the task limit keeps those made).
 async fn guarded(
     tx: &Transaction<'_>,
     atomic: bool,
     step: impl Future<Output = Result<Vec<Answer>, ApiError>>,
-    count: usize,
 ) -> Result<Vec<Answer>, ApiError> {
     if atomic {
         return step.await;
     }
     tx.savepoint().await?;
     let answers = step.await?;
-    debug_assert_eq!(answers.len(), count);
-    if answers.iter().all(Answer::succeeded) {
-        tx.release_savepoint().await?;
-    } else if answers.iter().any(Answer::succeeded) {
-        // A run of creates stopped by the task limit: the ones made stay.
+    if answers.iter().any(Answer::succeeded) {
         tx.release_savepoint().await?;
     } else {
         tx.rollback_to_savepoint().await?;
