@@ -125,10 +125,12 @@ pub async fn run(
     let tx = db.transaction().await?;
     if let Some(key) = key {
         if !batches::lock_batch_key(&tx, user, key).await? {
+            tx.rollback().await?;
             return Err(ApiError::IdempotencyKeyInProgress);
         }
         // Finished between the first look and the lock.
         if let Some(remembered) = batches::find_batch(&tx, user, key, &batch.fingerprint).await? {
+            tx.rollback().await?;
             return replay(remembered);
         }
     }
