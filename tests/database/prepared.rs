@@ -254,3 +254,44 @@ async fn the_off_switch_works_through_a_pooler_without_prepared_statements() {
     assert_eq!(stored, 11);
     drop(pooler);
 }
+
+/// Inside a batch's transaction a statement the server no longer knows
+/// cannot be prepared again (the error aborted the transaction): the batch
+/// is a 503 to retry, never a 500, writes nothing, and its retry works.
+#[tokio::test]
+async fn a_batch_on_a_forgotten_statement_is_a_503_and_its_retry_works() {
+    let app = TestApp::spawn_with(|vars| one_connection(vars, true)).await;
+    let database = app.state.tasks.database();
+    let path = "/api/u1/tasks/batch";
+    let token = token("u1");
+    let send = |title: &'static str| {
+        let body = serde_json::json!({"operations": [{"op": "create", "task": {"title": title}}]});
+        app.send(
+            Method::POST,
+            path,
+            Some(&token),
+            Some((Some("application/json"), body.to_string().into())),
+        )
+    };
+    assert_eq!(send("first").await.status, StatusCode::OK);
+    database
+        .query("DISCARD ALL", &[])
+        .await
+        .expect("DISCARD ALL");
+    let reply = send("lost").await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        reply.json
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
+    let reply = send("second").await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json);
+    assert_eq!(reply.json["results"][0]["status"], 201);
+    assert_eq!(
+        app.stored_tasks("u1").await,
+        2,
+        "the lost batch wrote nothing"
+    );
+}
