@@ -567,7 +567,11 @@ async fn nothing_of_a_batch_outlives_its_transaction() {
         async move { client.query_typed(sql, &[]).await.expect(sql)[0].get::<_, i64>(0) }
     };
     assert_eq!(
-        count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").await,
+        count(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        .await,
         0
     );
     assert_eq!(
