@@ -385,8 +385,10 @@ pub fn unreachable_config() -> Config {
 pub const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
 
 /// Every function's `events/` fixture and the status it answers, in an
-/// order that works on one database: create first, delete last.
-pub const FIXTURES: [(&str, u16); 7] = [
+/// order that works on one database: create first, then the task's life
+/// through the trash (deleted, listed there, restored, deleted again),
+/// gone for good last.
+pub const FIXTURES: [(&str, u16); 11] = [
     ("health", 200),
     ("create-task", 201),
     ("list-tasks", 200),
@@ -394,6 +396,10 @@ pub const FIXTURES: [(&str, u16); 7] = [
     ("update-task", 200),
     ("complete-task", 200),
     ("delete-task", 204),
+    ("list-trash", 200),
+    ("restore-task", 200),
+    ("delete-task", 204),
+    ("delete-task-for-good", 204),
 ];
 
 pub const ALL_TASK_ROUTES: [(&str, &str); 6] = [

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{TaskRepository, Versions, Written, task_columns};
 use crate::{
     auth::UserId,
-    cursor::{Cursor, SortValue},
+    cursor::{Cursor, TRASH_FINGERPRINT},
     db::DbError,
     sort::Sort,
     task::{Page, Positions, Task},
@@ -171,16 +171,6 @@ pub enum Restored {
     LimitReached,
 }
 
-/// A trash page's cursors: the list's own format, bound to the trash by a
-/// fingerprint no `/tasks` query has (`Filters::fingerprint` hashes tagged
-/// fields, never this text), so a cursor of one list is a 400 on the other.
-pub fn trash_fingerprint() -> u64 {
-    use std::hash::Hasher;
-    let mut h = siphasher::sip::SipHasher13::new();
-    h.write(b"trash: deleted_at desc, id desc");
-    h.finish()
-}
-
 /// Every how many trash moves (per execution environment) the expired
 /// trash is purged: each purge takes up to 100 rows and a move adds one,
 /// so more go than come (100 / 16 > 1). As `idempotency::store`'s keys.
@@ -285,7 +275,7 @@ impl TaskRepository {
         };
         let positions = Positions {
             sort: Sort::default(),
-            fingerprint: trash_fingerprint(),
+            fingerprint: TRASH_FINGERPRINT,
         };
         let mut tasks: Vec<Task> = rows.into_iter().map(Task).collect();
         let next = if tasks.len() > limit {
@@ -348,12 +338,4 @@ impl TaskRepository {
             _ => Written::Done(()),
         })
     }
-}
-
-/// A trash cursor's key is a time (`deleted_at`); one of another list
-/// (a title, a priority) is no position in the trash.
-pub fn is_trash_cursor(cursor: &Cursor) -> bool {
-    cursor.fingerprint == Some(trash_fingerprint())
-        && cursor.sort == Sort::default()
-        && matches!(cursor.key, SortValue::Time(_))
 }

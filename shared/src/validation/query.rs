@@ -10,7 +10,7 @@ use crate::{
     cursor::Cursor,
     error::ApiError,
     input::MAX_PAGE_SIZE,
-    input::{Filters, ListQuery},
+    input::{Filters, ListQuery, TrashQuery},
     search,
     sort::Sort,
 };
@@ -90,19 +90,7 @@ pub fn list_query(req: &Request) -> Result<ListQuery, ApiError> {
             .transpose()?
             .unwrap_or_default(),
     };
-    let limit = match single("limit")? {
-        None => MAX_PAGE_SIZE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
-                )
-            })?,
-    };
+    let limit = page_size(single("limit")?)?;
     let after = single("cursor")?
         .map(|raw| Cursor::decode(raw).ok_or_else(|| bad("cursor", "is not a valid cursor")))
         .transpose()?;
@@ -132,6 +120,53 @@ pub fn list_query(req: &Request) -> Result<ListQuery, ApiError> {
         after,
         echo,
     })
+}
+
+/// `GET /trash`: `limit` and `cursor` as the task list takes them; a
+/// cursor of another list is a 400 naming `cursor`. Other parameters are
+/// ignored.
+pub fn trash_query(req: &Request) -> Result<TrashQuery, ApiError> {
+    let params = req.query_string_parameters_ref();
+    let single = |name: &str| -> Result<Option<&str>, ApiError> {
+        match params
+            .and_then(|p| p.all(name))
+            .unwrap_or_default()
+            .as_slice()
+        {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => Err(bad(name, "given more than once")),
+        }
+    };
+    let limit = page_size(single("limit")?)?;
+    let after = single("cursor")?
+        .map(|raw| match Cursor::decode(raw) {
+            Some(cursor) if cursor.is_of_trash() => Ok(cursor),
+            Some(_) => Err(bad(
+                "cursor",
+                "was made for another list; start again without a cursor",
+            )),
+            None => Err(bad("cursor", "is not a valid cursor")),
+        })
+        .transpose()?;
+    Ok(TrashQuery { limit, after })
+}
+
+/// `limit`: 1–1000, default 1000.
+fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw {
+        None => Ok(MAX_PAGE_SIZE),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
+                )
+            }),
+    }
 }
 
 /// A cursor continues the list it was made in. One of the first format
