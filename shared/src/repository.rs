@@ -3,6 +3,8 @@
 //! answers in storage terms (a task, none, another version) and `DbError`:
 //! what that means in HTTP is the handlers' to say.
 
+use std::sync::{Arc, atomic::AtomicU32};
+
 use chrono::{DateTime, Utc};
 use tokio_postgres::{
     Row,
@@ -295,11 +297,18 @@ pub struct TaskRepository {
     db: Database,
     /// The most tasks one user may store.
     max_tasks: i32,
+    /// Tasks moved to the trash in this execution environment: every
+    /// 16th move purges the expired trash (`trash`).
+    trash_moves: Arc<AtomicU32>,
 }
 
 impl TaskRepository {
     pub fn new(db: Database, max_tasks: i32) -> Self {
-        Self { db, max_tasks }
+        Self {
+            db,
+            max_tasks,
+            trash_moves: Arc::default(),
+        }
     }
 
     /// The most tasks one user may store (`MAX_TASKS_PER_USER`).

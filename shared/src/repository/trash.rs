@@ -11,7 +11,7 @@
 //! takes no seq and writes no history, by data dependency. Lock order:
 //! the task's row, then the user's row (docs/design.md).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use tokio_postgres::types::Type;
 use uuid::Uuid;
@@ -176,9 +176,6 @@ pub enum Restored {
 /// so more go than come (100 / 16 > 1). As `idempotency::store`'s keys.
 const PURGE_EVERY: u32 = 16;
 
-/// Trash moves in this execution environment (one process).
-static TRASHED: AtomicU32 = AtomicU32::new(0);
-
 impl TaskRepository {
     /// Moves the task to the trash (DELETE /tasks/{id}). With `versions`,
     /// only if the task is at one of them.
@@ -310,7 +307,8 @@ impl TaskRepository {
     /// (a timeout included) is only logged: the task is trashed, and the
     /// next purge will do.
     async fn purge_trash_now_and_then(&self) {
-        if TRASHED
+        if self
+            .trash_moves
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(PURGE_EVERY)
             && let Err(e) = self.purge_trash().await
