@@ -431,6 +431,19 @@ pub fn task_routes(user: &str, task_id: &str) -> Vec<(Method, String, Option<Val
         .collect()
 }
 
+/// Every trash route for `user` and `task_id` (none takes a body).
+pub fn trash_routes(user: &str, task_id: &str) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, format!("/api/{user}/trash"), None),
+        (
+            Method::POST,
+            format!("/api/{user}/trash/{task_id}/restore"),
+            None,
+        ),
+        (Method::DELETE, format!("/api/{user}/trash/{task_id}"), None),
+    ]
+}
+
 pub fn wait(ms: u64) -> tokio::time::Sleep {
     tokio::time::sleep(Duration::from_millis(ms))
 }
