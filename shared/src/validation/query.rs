@@ -483,4 +483,62 @@ mod tests {
         assert!(detail(&format!("cursor={old}&q=x")).starts_with("cursor:"));
         assert!(detail(&format!("cursor={old}&has_due=true")).starts_with("cursor:"));
     }
+
+    fn trash(q: &str) -> Result<TrashQuery, ApiError> {
+        let req = lambda_http::http::Request::builder()
+            .uri(format!("https://x/api/u/trash?{q}"))
+            .body(Body::Empty)
+            .unwrap();
+        let params: std::collections::HashMap<String, Vec<String>> =
+            url_pairs(q)
+                .into_iter()
+                .fold(Default::default(), |mut m, (k, v)| {
+                    m.entry(k).or_default().push(v);
+                    m
+                });
+        trash_query(&req.with_query_string_parameters(params))
+    }
+
+    #[test]
+    fn a_trash_cursor_belongs_to_the_trash_alone() {
+        let in_trash = Cursor {
+            sort: Sort::default(),
+            fingerprint: Some(crate::cursor::TRASH_FINGERPRINT),
+            key: SortValue::Time(1_234_567),
+            id: Uuid::now_v7(),
+        };
+        let of_tasks = Cursor {
+            fingerprint: Some(Filters::default().fingerprint()),
+            ..in_trash.clone()
+        };
+        let (t, l) = (in_trash.encode(), of_tasks.encode());
+        let read = trash(&format!("limit=5&cursor={t}&sort=title")).unwrap();
+        assert_eq!((read.limit, read.after), (5, Some(in_trash)));
+        assert_eq!(
+            trash("").unwrap(),
+            TrashQuery {
+                limit: MAX_PAGE_SIZE,
+                after: None
+            }
+        );
+        assert!(query(&format!("cursor={l}")).is_ok());
+        assert!(detail(&format!("cursor={t}")).starts_with("cursor:"));
+        for bad in [
+            format!("cursor={l}"),
+            "cursor=abc".to_owned(),
+            "limit=0".to_owned(),
+            "limit=1001".to_owned(),
+            "limit=1&limit=1".to_owned(),
+        ] {
+            let name = bad.split('=').next().unwrap();
+            match trash(&bad) {
+                Err(ApiError::BadRequest(d)) => assert!(d.starts_with(name), "{bad}: {d}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // A first-format cursor (24 bytes) is a /tasks position only.
+        let first =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [7u8; 24]);
+        assert!(trash(&format!("cursor={first}")).is_err());
+    }
 }
