@@ -27,21 +27,25 @@ use crate::{
 
 /// The trash statements (public, as the repository's are).
 pub mod sql {
-    use super::task_columns;
+    use super::{
+        super::history::{bump_seq_when, insert_history},
+        task_columns,
+    };
 
     /// DELETE /tasks/{id}: the row moves to the trash whole, with its
     /// `updated_at` (its ETag does not change), the new seq, `deleted_at`
     /// strictly after its last change (so the `deleted` entry sorts after
     /// it), and `purge_after` 720 hours later (hours: no time zone in it).
     /// $1 user, $2 id, $3 If-Match versions (NULL: any).
-    pub const TRASH: &str = "WITH old AS (
+    pub const TRASH: &str = concat!(
+        "WITH old AS (
             SELECT * FROM tasks
             WHERE user_id = $1 AND id = $2 AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
             FOR UPDATE
         ), bump AS (
-            UPDATE users SET change_seq = change_seq + 1
-            WHERE id = $1 AND EXISTS (SELECT FROM old)
-            RETURNING change_seq
+            ",
+        bump_seq_when!("$1", "old"),
+        "
         ), gone AS (
             DELETE FROM tasks t USING bump WHERE t.user_id = $1 AND t.id = $2
         ), trashed AS (
@@ -55,10 +59,12 @@ pub mod sql {
                 LATERAL (SELECT GREATEST(clock_timestamp(), o.updated_at + interval '1 microsecond') AS at) d
             RETURNING user_id, id, seq, deleted_at
         ), hist AS (
-            INSERT INTO task_history (user_id, task_id, seq, at, action, changes)
-            SELECT user_id, id, seq, deleted_at, 'deleted', '{}' FROM trashed
+            ",
+        insert_history!(),
+        "SELECT user_id, id, seq, deleted_at, 'deleted', '{}' FROM trashed
         )
-        SELECT id FROM trashed";
+        SELECT id FROM trashed"
+    );
 
     /// POST /trash/{id}/restore: the row moves back with the same id and
     /// fields, a new seq, and `updated_at` strictly after its deletion (a
@@ -73,6 +79,7 @@ pub mod sql {
               AND ($3::timestamptz[] IS NULL OR updated_at = ANY($3))
             FOR UPDATE
         ), bump AS (
+            -- bump_seq_when!, and the task limit, on the locked user row.
             UPDATE users SET change_seq = change_seq + 1
             WHERE id = $1 AND task_count < $4 AND EXISTS (SELECT FROM old)
             RETURNING change_seq
@@ -88,8 +95,9 @@ pub mod sql {
             FROM old o, bump b
             RETURNING *
         ), hist AS (
-            INSERT INTO task_history (user_id, task_id, seq, at, action, changes)
-            SELECT user_id, id, seq, updated_at, 'restored', '{}' FROM restored
+            ",
+        insert_history!(),
+        "SELECT user_id, id, seq, updated_at, 'restored', '{}' FROM restored
         )
         SELECT ",
         task_columns!(),
