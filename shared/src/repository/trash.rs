@@ -116,7 +116,8 @@ pub mod sql {
             INSERT INTO task_tombstones (user_id, id, seq, deleted_at)
             SELECT user_id, id, seq, deleted_at FROM gone
         ), hist AS (
-            DELETE FROM task_history h USING gone g WHERE h.user_id = g.user_id AND h.task_id = g.id
+            DELETE FROM task_history
+            WHERE user_id = $1 AND task_id = $2 AND EXISTS (SELECT FROM gone)
         )
         SELECT id FROM gone";
 
@@ -127,20 +128,27 @@ pub mod sql {
 
     /// Up to 100 trashed tasks past their 30 days, of any user, oldest
     /// first: each gone for good as by DESTROY. Rows another statement
-    /// holds are skipped, never waited for; no user row is locked.
-    pub const PURGE_TRASH: &str = "WITH victims AS (
-            SELECT id FROM trashed_tasks
-            WHERE purge_after <= now()
-            ORDER BY purge_after LIMIT 100
-            FOR UPDATE SKIP LOCKED
-        ), gone AS (
-            DELETE FROM trashed_tasks t USING victims v WHERE t.id = v.id
-            RETURNING t.user_id, t.id, t.seq, t.deleted_at
+    /// holds are skipped, never waited for; no user row is locked. Rows
+    /// are found by key (`= ANY (ARRAY(…))`, a LATERAL lookup per task),
+    /// not joined: with statistics behind a burst of deletions, a join was
+    /// planned as a hash over a sequential scan of the whole trash and
+    /// history (25 ms at 15,000 rows, growing with the tables; measured).
+    pub const PURGE_TRASH: &str = "WITH gone AS (
+            DELETE FROM trashed_tasks
+            WHERE id = ANY (ARRAY(
+                SELECT id FROM trashed_tasks
+                WHERE purge_after <= now()
+                ORDER BY purge_after LIMIT 100
+                FOR UPDATE SKIP LOCKED))
+            RETURNING user_id, id, seq, deleted_at
         ), tomb AS (
             INSERT INTO task_tombstones (user_id, id, seq, deleted_at)
             SELECT user_id, id, seq, deleted_at FROM gone
         ), hist AS (
-            DELETE FROM task_history h USING gone g WHERE h.user_id = g.user_id AND h.task_id = g.id
+            DELETE FROM task_history WHERE ctid = ANY (ARRAY(
+                SELECT h.ctid FROM gone g, LATERAL (
+                    SELECT ctid FROM task_history
+                    WHERE user_id = g.user_id AND task_id = g.id) h))
         )
         SELECT count(*) FROM gone";
 
