@@ -934,3 +934,101 @@ async fn trashed_tasks_has_every_column_of_tasks() {
         back
     );
 }
+
+#[tokio::test]
+async fn a_failing_purge_never_fails_the_delete_that_runs_it() {
+    let app = TestApp::spawn().await;
+    let db = app.db.client().await;
+    let (old, _) = trashed(&app, "other", "Old").await;
+    let old_id = old["id"].as_str().unwrap();
+    expire(&db, old_id).await;
+    // Every tombstone refused: the purge's statement fails as a whole.
+    db.batch_execute("ALTER TABLE task_tombstones ADD CONSTRAINT refuse CHECK (false) NOT VALID")
+        .await
+        .unwrap();
+    // The next 16 moves include a purge; each is a 204 all the same.
+    for n in 0..16 {
+        let (task, _) = create_full(&app, "u", &format!("Task {n}")).await;
+        let id = task["id"].as_str().unwrap();
+        assert_eq!(delete(&app, "u", id, &[]).await, StatusCode::NO_CONTENT);
+        assert!(trashed_row(&db, id).await.is_some());
+    }
+    assert!(
+        trashed_row(&db, old_id).await.is_some(),
+        "the purge failed whole"
+    );
+    assert!(tombstone(&db, old_id).await.is_none());
+    db.batch_execute("ALTER TABLE task_tombstones DROP CONSTRAINT refuse")
+        .await
+        .unwrap();
+    assert_eq!(app.state.tasks.purge_trash().await.unwrap(), 1);
+}
+
+/// Concurrent moves of one task (DELETE, restore, PUT, delete-for-good)
+/// never deadlock or answer 500, and every success is one seq and one
+/// history entry: the task is in exactly one place at the end.
+#[tokio::test]
+async fn concurrent_moves_of_one_task_stay_consistent() {
+    let app = TestApp::spawn().await;
+    let db = app.db.client().await;
+    for round in 0..3 {
+        let (task, _) = create_full(&app, "u", &format!("Contended {round}")).await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        let seq = change_seq(&db, "u").await;
+        let entries = history(&db, "u", &id).await.len() as i64;
+        let mut requests = Vec::new();
+        for n in 0..24 {
+            let (method, path, body) = match n % 4 {
+                0 => (Method::DELETE, task_path("u", &id), None),
+                1 => (Method::POST, restore_path("u", &id), None),
+                2 => (
+                    Method::PUT,
+                    task_path("u", &id),
+                    Some(json!({"priority": n % 4})),
+                ),
+                _ if n == 23 => (Method::DELETE, for_good_path("u", &id), None),
+                _ => (Method::DELETE, task_path("u", &id), None),
+            };
+            let app = &app;
+            requests.push(async move {
+                let reply = send(app, method.clone(), &path, "u", &[], body).await;
+                (method, path, reply.status)
+            });
+        }
+        let answers = futures::future::join_all(requests).await;
+        let mut writes = 0;
+        let mut gone_for_good = false;
+        for (method, path, status) in answers {
+            assert!(
+                matches!(status.as_u16(), 200 | 204 | 404),
+                "{method} {path}: {status}"
+            );
+            if status.is_success() {
+                if path.contains("/trash/") && method == Method::DELETE {
+                    gone_for_good = true;
+                } else {
+                    writes += 1;
+                }
+            }
+        }
+        assert!(writes > 0);
+        assert_eq!(
+            change_seq(&db, "u").await,
+            seq + writes,
+            "one seq per success"
+        );
+        let places = [
+            live_row(&db, &id).await.is_some(),
+            trashed_row(&db, &id).await.is_some(),
+            tombstone(&db, &id).await.is_some(),
+        ];
+        assert_eq!(places.iter().filter(|p| **p).count(), 1, "{places:?}");
+        assert_eq!(places[2], gone_for_good);
+        let now = history(&db, "u", &id).await.len() as i64;
+        if gone_for_good {
+            assert_eq!(now, 0, "the history went with it");
+        } else {
+            assert_eq!(now, entries + writes, "one entry per success");
+        }
+    }
+}

@@ -22,7 +22,7 @@ use crate::{
     cursor::{Cursor, TRASH_FINGERPRINT},
     db::DbError,
     sort::Sort,
-    task::{Page, Positions, Task},
+    task::{Page, Positions, Task, column},
 };
 
 /// The trash statements (public, as the repository's are).
@@ -71,7 +71,9 @@ pub mod sql {
     /// new ETag); `due_by` is computed again. Not when the owner stores $4
     /// tasks already: the user row's `task_count` is read under its lock,
     /// as a create reads it. $1 user, $2 id, $3 versions (the ETag at
-    /// deletion), $4 the task limit.
+    /// deletion), $4 the task limit. One row always: the task's columns
+    /// (NULL when nothing was restored), then whether the task was in the
+    /// trash at a version it may take (so a refusal then was the limit's).
     pub const RESTORE: &str = concat!(
         "WITH old AS (
             SELECT * FROM trashed_tasks
@@ -101,7 +103,8 @@ pub mod sql {
         )
         SELECT ",
         task_columns!(),
-        " FROM restored"
+        ", EXISTS (SELECT FROM old) AS in_trash
+        FROM (SELECT) AS one LEFT JOIN restored ON true"
     );
 
     /// DELETE /trash/{id}: gone for good. No new seq (the tombstone a
@@ -228,13 +231,28 @@ impl TaskRepository {
             (&versions as _, Type::TIMESTAMPTZ_ARRAY),
             (&self.max_tasks as _, Type::INT4),
         ];
-        if let Some(row) = self.db.query_opt(sql::RESTORE, &params).await? {
+        let row = self
+            .db
+            .query_opt(sql::RESTORE, &params)
+            .await?
+            .ok_or_else(|| DbError::internal("the restore returned no row"))?;
+        if row
+            .try_get::<_, Option<Uuid>>(column::ID)
+            .map_err(DbError::internal)?
+            .is_some()
+        {
             return Ok(Restored::Done(Task(row)));
         }
+        // Locked in the trash at a version it may take, and not restored:
+        // the limit refused it, as the statement saw it.
+        if row.try_get("in_trash").map_err(DbError::internal)? {
+            return Ok(Restored::LimitReached);
+        }
         Ok(match self.trashed_version(user, id, versions).await? {
-            Written::Missing => Restored::Missing,
             Written::Stale => Restored::Stale,
-            Written::Done(()) => Restored::LimitReached,
+            // There now at a version it may take: trashed after the
+            // statement's snapshot, so not in the trash as it saw it.
+            Written::Missing | Written::Done(()) => Restored::Missing,
         })
     }
 
