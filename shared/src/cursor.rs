@@ -35,6 +35,22 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
+/// The fingerprint of the trash list's cursors (`repository::trash`):
+/// the list's own format, in the default sort's shape (a time, then an
+/// id: `deleted_at`), bound to the trash by a value no `/tasks` query's
+/// `Filters::fingerprint` is but by a 2^-64 chance, so that a cursor of
+/// one list is a 400 on the other.
+pub const TRASH_FINGERPRINT: u64 = u64::from_be_bytes(*b"trash:dt");
+
+impl Cursor {
+    /// Whether it is a position in the trash list.
+    pub fn is_of_trash(&self) -> bool {
+        self.fingerprint == Some(TRASH_FINGERPRINT)
+            && self.sort == Sort::default()
+            && matches!(self.key, SortValue::Time(_))
+    }
+}
+
 /// The first format's 24 bytes: creation time in microseconds since 1970,
 /// then the id.
 const FIRST_FORMAT_BYTES: usize = 24;

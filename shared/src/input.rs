@@ -155,3 +155,11 @@ impl Default for ListQuery {
         }
     }
 }
+
+/// Validated `GET /trash` parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrashQuery {
+    pub limit: usize,
+    /// A trash cursor (`Cursor::is_of_trash`).
+    pub after: Option<Cursor>,
+}

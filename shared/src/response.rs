@@ -97,6 +97,11 @@ pub fn tasks_path(user_id: &str) -> String {
     format!("/api/{}/tasks", utf8_percent_encode(user_id, SEGMENT))
 }
 
+/// `/api/{user_id}/trash`, with the user id percent-encoded.
+pub fn trash_path(user_id: &str) -> String {
+    format!("/api/{}/trash", utf8_percent_encode(user_id, SEGMENT))
+}
+
 /// Characters left as they are in a query value: RFC 3986 unreserved
 /// (`+`, `&`, `=`, `#` and `%` are always encoded).
 const QUERY_VALUE: &AsciiSet = SEGMENT;

@@ -34,16 +34,30 @@ pub const COMPLETE_TASK: Route = route!(
     "/api/{user_id}/tasks/{task_id}/complete",
     "complete-task"
 );
+pub const LIST_TRASH: Route = route!("GET", "/api/{user_id}/trash", "list-trash");
+pub const RESTORE_TASK: Route = route!(
+    "POST",
+    "/api/{user_id}/trash/{task_id}/restore",
+    "restore-task"
+);
+pub const DELETE_TASK_FOR_GOOD: Route = route!(
+    "DELETE",
+    "/api/{user_id}/trash/{task_id}",
+    "delete-task-for-good"
+);
 pub const BATCH_TASKS: Route = route!("POST", "/api/{user_id}/tasks/batch", "batch-tasks");
 pub const HEALTH: Route = route!("GET", "/health", "health");
 
-pub const ROUTES: [Route; 8] = [
+pub const ROUTES: [Route; 11] = [
     LIST_TASKS,
     CREATE_TASK,
     GET_TASK,
     UPDATE_TASK,
     DELETE_TASK,
     COMPLETE_TASK,
+    LIST_TRASH,
+    RESTORE_TASK,
+    DELETE_TASK_FOR_GOOD,
     BATCH_TASKS,
     HEALTH,
 ];

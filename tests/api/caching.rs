@@ -58,6 +58,44 @@ async fn every_answer_says_how_it_may_be_cached() {
             );
         }
     }
+    // The trash routes alike: a task in the trash first (restored by the
+    // POST, then trashed again for the DELETE for good).
+    let trashed = app.create("u1", "trashed").await;
+    let trashed_id = trashed["id"].as_str().unwrap();
+    let one_trashed = format!("/api/u1/tasks/{trashed_id}");
+    for (method, path, _) in trash_routes("u1", trashed_id) {
+        let send = |path: &str, user: Option<&str>| {
+            let mut request = app.http.request(method.clone(), app.url(path));
+            if let Some(user) = user {
+                request = request.bearer_auth(token(user));
+            }
+            request.send()
+        };
+        let moved = app
+            .request(Method::DELETE, &one_trashed, "u1")
+            .send()
+            .await
+            .unwrap();
+        assert!(moved.status() == 204 || moved.status() == 404);
+        let response = send(&path, Some("u1")).await.unwrap();
+        assert!(response.status().is_success(), "{method} {path}");
+        assert_eq!(cache_control(&response), private, "{method} {path}");
+        for (user, status) in [(None, 401), (Some("u2"), 403)] {
+            let response = send(&path, user).await.unwrap();
+            assert_eq!(response.status(), status, "{method} {path}");
+            assert_eq!(cache_control(&response), no_store, "{method} {path}");
+        }
+        if path.contains(trashed_id) {
+            let unknown_path = path.replace(trashed_id, &unknown);
+            let response = send(&unknown_path, Some("u1")).await.unwrap();
+            assert_eq!(response.status(), 404, "{method} {unknown_path}");
+            assert_eq!(
+                cache_control(&response),
+                no_store,
+                "{method} {unknown_path}"
+            );
+        }
+    }
     // A 304 keeps the 200's directive; a 400 and a 412 are errors.
     let one = format!("/api/u1/tasks/{id}");
     let etag = task_etag(&app, &one).await;

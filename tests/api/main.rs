@@ -1,6 +1,6 @@
 //! The API's behaviour over real HTTP, against local-api's router on a
 //! database of each test's own: routes, tokens, validation, versions,
-//! retries, listing (sort, search, filters), isolation, CORS, hostile
+//! retries, listing (sort, search, filters), the trash, isolation, CORS, hostile
 //! requests, the due, priority and label fields with their search words,
 //! and random
 //! operation sequences checked against a model.

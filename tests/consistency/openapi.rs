@@ -430,6 +430,7 @@ async fn every_documented_response_is_what_the_server_answers() {
         checker.check_reply(method, template, first);
         checker.check_reply(method, template, second);
     }
+    check_trash_routes(&mut checker, &app, &down).await;
     for base in [&app.base, &down] {
         let r = http
             .get(format!("{base}/health"))
@@ -461,6 +462,120 @@ async fn every_documented_response_is_what_the_server_answers() {
         uncovered.is_empty(),
         "documented but never produced: {uncovered:?}"
     );
+}
+
+const TRASH: &str = "/api/{user_id}/trash";
+const TRASHED: &str = "/api/{user_id}/trash/{task_id}";
+const RESTORE: &str = "/api/{user_id}/trash/{task_id}/restore";
+
+/// A new task of `user`'s, moved to the trash; its id.
+async fn trashed(app: &TestApp, user: &str) -> String {
+    let id = app.create(user, "to the trash").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/api/{user}/tasks/{id}");
+    let reply = app
+        .send(Method::DELETE, &path, Some(&token(user)), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    id
+}
+
+/// Every documented answer of the trash routes, each from a real request.
+async fn check_trash_routes(checker: &mut Checker, app: &TestApp, down: &str) {
+    let user = "trasher";
+    let token = token(user);
+    let id = trashed(app, user).await;
+    trashed(app, user).await;
+    let missing = uuid::Uuid::now_v7().to_string();
+    let concrete = |template: &str, user: &str, id: &str| {
+        template.replace("{user_id}", user).replace("{task_id}", id)
+    };
+    for (method, template) in [("GET", TRASH), ("POST", RESTORE), ("DELETE", TRASHED)] {
+        let m = Method::from_bytes(method.as_bytes()).expect("method");
+        let path = concrete(template, user, &id);
+        let send = |base: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]| {
+            let mut request = app.http.request(m.clone(), format!("{base}{path}"));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send()
+        };
+        let r = send(&app.base, &path, None, &[]).await.expect("send");
+        checker.check(method, template, r).await;
+        let other = concrete(template, "bob", &id);
+        let r = send(&app.base, &other, Some(&token), &[])
+            .await
+            .expect("send");
+        checker.check(method, template, r).await;
+        let r = send(down, &path, Some(&token), &[]).await.expect("send");
+        checker.check(method, template, r).await;
+        let bad = if template == TRASH {
+            format!("{path}?limit=0")
+        } else {
+            concrete(template, user, "not-a-uuid")
+        };
+        let r = send(&app.base, &bad, Some(&token), &[])
+            .await
+            .expect("send");
+        checker.check(method, template, r).await;
+        let conditional = if method == "GET" {
+            ("if-none-match", "*")
+        } else {
+            let r = send(
+                &app.base,
+                &concrete(template, user, &missing),
+                Some(&token),
+                &[],
+            )
+            .await
+            .expect("send");
+            checker.check(method, template, r).await;
+            ("if-match", "\"stale\"")
+        };
+        let r = send(&app.base, &path, Some(&token), &[conditional])
+            .await
+            .expect("send");
+        checker.check(method, template, r).await;
+        // Success last (restore takes the task out of the trash; a page of
+        // one carries a `Link`).
+        let url_path = if method == "GET" {
+            format!("{path}?limit=1")
+        } else {
+            path.clone()
+        };
+        let r = send(&app.base, &url_path, Some(&token), &[])
+            .await
+            .expect("send");
+        checker.check(method, template, r).await;
+        if method == "POST" {
+            // Back to the trash for the DELETE's turn.
+            let path = format!("/api/{user}/tasks/{id}");
+            let reply = app.send(Method::DELETE, &path, Some(&token), None).await;
+            assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        }
+    }
+    // 409: a restore on an API that allows one task, already stored.
+    let limited = TestApp::spawn_with(|vars| {
+        vars.insert("MAX_TASKS_PER_USER".into(), "1".into());
+    })
+    .await;
+    let id = trashed(&limited, user).await;
+    limited.create(user, "the one").await;
+    let reply = limited
+        .send(
+            Method::POST,
+            &concrete(RESTORE, user, &id),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.json);
+    checker.check_reply("POST", RESTORE, reply);
 }
 
 /// The time zone names the document lists are exactly those the database

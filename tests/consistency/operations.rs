@@ -47,6 +47,7 @@ fn every_function_has_a_log_group_with_retention_and_its_alarms() {
     let groups = resources(&template, "AWS::Logs::LogGroup");
     let alarms = resources(&template, "AWS::CloudWatch::Alarm");
     let functions = resources(&template, "AWS::Serverless::Function");
+    // One function per route.
     assert_eq!(functions.len(), shared::routes::ROUTES.len());
     for (name, function) in &functions {
         let group_name = function["Properties"]["LoggingConfig"]["LogGroup"]

@@ -176,6 +176,30 @@ impl Target {
         }
     }
 
+    /// As `user`, with no body and extra headers.
+    async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        user: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token(user));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("send");
+        Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.bytes().await.expect("body").to_vec(),
+        }
+    }
+
     /// As `user`, with a JSON body when one is given.
     async fn call(&self, method: &str, path: &str, user: &str, body: Option<Value>) -> Answer {
         let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
@@ -466,6 +490,187 @@ async fn another_users_task_is_404_like_one_that_never_existed() {
     assert_eq!(alices.json(), json!([task]));
     let listed = t.call("GET", &tasks(&bob), &bob, None).await;
     assert_eq!(listed.json(), json!([bobs]));
+}
+
+fn trash(user: &str) -> String {
+    format!("/api/{user}/trash")
+}
+
+/// API.md "Trash", black box: DELETE moves a task to the trash (404 on
+/// `/tasks` after, its ETag kept), the trash lists it last deleted first
+/// with `deleted_at`, restore brings it back with the same fields and a
+/// new ETag (If-Match against the ETag at deletion), and delete-for-good
+/// ends it.
+#[tokio::test]
+async fn a_deleted_task_waits_in_the_trash_until_restored_or_gone_for_good() {
+    let t = Target::new().await;
+    let user = t.user("trash");
+    let created = t
+        .call(
+            "POST",
+            &tasks(&user),
+            &user,
+            Some(json!({ "title": "Buy milk", "priority": 2, "labels": ["home"], "due": "2026-12-24" })),
+        )
+        .await;
+    let task = created.json();
+    let etag = created.header("etag").expect("etag").to_owned();
+    let id = task["id"].as_str().unwrap().to_owned();
+    let one = format!("{}/{id}", tasks(&user));
+    let second = t.create(&user, "Second").await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+
+    let empty = t.call("GET", &trash(&user), &user, None).await;
+    assert_eq!((empty.status, empty.json()), (200, json!([])));
+    let deleted = t.call("DELETE", &one, &user, None).await;
+    assert_eq!((deleted.status, deleted.body.len()), (204, 0));
+    let other_one = format!("{}/{second_id}", tasks(&user));
+    assert_eq!(t.call("DELETE", &other_one, &user, None).await.status, 204);
+    for (method, path) in [("GET", &one), ("DELETE", &one), ("PUT", &one)] {
+        let body = (method == "PUT").then(|| json!({ "title": "x" }));
+        let gone = t.call(method, path, &user, body).await;
+        assert_eq!(gone.status, 404, "{method} {path}");
+        assert_eq!(gone.json(), json!({ "detail": "task not found" }));
+    }
+    let listed = t.call("GET", &tasks(&user), &user, None).await;
+    assert_eq!(listed.json(), json!([]));
+
+    // Last deleted first, each the task as it was plus `deleted_at`.
+    let listed = t.call("GET", &trash(&user), &user, None).await;
+    assert_eq!(listed.status, 200);
+    let page_etag = listed.header("etag").expect("a page ETag").to_owned();
+    let items = listed.json();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], second_id.as_str());
+    assert_eq!(items[1]["id"], id.as_str());
+    let mut kept = items[1].clone();
+    let deleted_at = kept
+        .as_object_mut()
+        .unwrap()
+        .remove("deleted_at")
+        .expect("deleted_at");
+    assert_eq!(kept, task, "the task as it was");
+    assert!(is_rfc3339_micros_z(deleted_at.as_str().unwrap()));
+    assert!(deleted_at.as_str() > task["updated_at"].as_str());
+    assert!(items[0]["deleted_at"].as_str() > deleted_at.as_str());
+    // The page's ETag, 304 while it holds; a page of one leads on.
+    let not_modified = t
+        .send_with(
+            "GET",
+            &trash(&user),
+            &user,
+            &[("if-none-match", &page_etag)],
+        )
+        .await;
+    assert_eq!((not_modified.status, not_modified.body.len()), (304, 0));
+    let first = t
+        .call("GET", &format!("{}?limit=1", trash(&user)), &user, None)
+        .await;
+    assert_eq!(first.json()[0]["id"], second_id.as_str());
+    let link = first.header("link").expect("a Link").to_owned();
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .expect("rel=next");
+    assert!(next.starts_with(&format!("{}?limit=1&cursor=", trash(&user))));
+    let rest = t.call("GET", next, &user, None).await;
+    assert_eq!(rest.json(), json!([items[1]]));
+    assert!(rest.header("link").is_none());
+
+    // Restore: If-Match against the ETag at deletion.
+    let restore = format!("{}/{id}/restore", trash(&user));
+    let stale = t
+        .send_with("POST", &restore, &user, &[("if-match", "\"AAAAAAAAAAA\"")])
+        .await;
+    assert_eq!(stale.status, 412);
+    stale.detail();
+    let restored = t
+        .send_with("POST", &restore, &user, &[("if-match", &etag)])
+        .await;
+    assert_eq!(restored.status, 200);
+    let back = restored.json();
+    let new_etag = restored.header("etag").expect("an ETag");
+    assert_ne!(new_etag, etag, "a restore changes the ETag");
+    assert!(back["updated_at"].as_str() > deleted_at.as_str());
+    let mut same = back.clone();
+    same["updated_at"] = task["updated_at"].clone();
+    assert_eq!(same, task, "the same id and fields");
+    let fetched = t.call("GET", &one, &user, None).await;
+    assert_eq!((fetched.status, fetched.json()), (200, back.clone()));
+    assert_eq!(fetched.header("etag"), Some(new_etag));
+    let again = t.call("POST", &restore, &user, None).await;
+    assert_eq!(again.status, 404, "no longer in the trash");
+
+    // Gone for good.
+    let for_good = format!("{}/{second_id}", trash(&user));
+    let gone = t.call("DELETE", &for_good, &user, None).await;
+    assert_eq!((gone.status, gone.body.len()), (204, 0));
+    for (method, path) in [
+        ("DELETE", for_good.clone()),
+        ("POST", format!("{for_good}/restore")),
+        ("GET", other_one.clone()),
+    ] {
+        let answer = t.call(method, &path, &user, None).await;
+        assert_eq!(answer.status, 404, "{method} {path}");
+        answer.detail();
+    }
+    let listed = t.call("GET", &trash(&user), &user, None).await;
+    assert_eq!(listed.json(), json!([]));
+}
+
+/// The trash is its owner's: another user's path is a 403, another
+/// user's trashed task a 404 on restore and delete-for-good, as one that
+/// never was; a bad id or `limit` a 400; no token a 401.
+#[tokio::test]
+async fn the_trash_is_its_owners_alone() {
+    let t = Target::new().await;
+    let (alice, bob) = (t.user("alice"), t.user("bob"));
+    let task = t.create(&alice, "alice's").await;
+    let id = task["id"].as_str().unwrap();
+    let deleted = t
+        .call("DELETE", &format!("{}/{id}", tasks(&alice)), &alice, None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    let routes = |user: &str, id: &str| {
+        [
+            ("GET", trash(user)),
+            ("POST", format!("{}/{id}/restore", trash(user))),
+            ("DELETE", format!("{}/{id}", trash(user))),
+        ]
+    };
+    for (method, path) in routes(&alice, id) {
+        assert_eq!(t.send(method, &path, None, None).await.status, 401);
+        let answer = t.call(method, &path, &bob, None).await;
+        assert_eq!(answer.status, 403, "{method} {path}");
+        answer.detail();
+    }
+    let never = uuid::Uuid::now_v7().to_string();
+    for id in [id, never.as_str()] {
+        for (method, path) in routes(&bob, id).into_iter().skip(1) {
+            let answer = t.call(method, &path, &bob, None).await;
+            assert_eq!(answer.status, 404, "{method} {path}");
+            assert_eq!(answer.json(), json!({ "detail": "task not found" }));
+        }
+    }
+    let bobs = t.call("GET", &trash(&bob), &bob, None).await;
+    assert_eq!(bobs.json(), json!([]));
+    for (method, path) in routes(&alice, "not-a-uuid").into_iter().skip(1) {
+        let answer = t.call(method, &path, &alice, None).await;
+        assert_eq!(answer.status, 400, "{method} {path}");
+        assert!(answer.detail().starts_with("task_id"));
+    }
+    for query in ["limit=0", "limit=1001", "limit=x", "cursor=abc"] {
+        let answer = t
+            .call("GET", &format!("{}?{query}", trash(&alice)), &alice, None)
+            .await;
+        assert_eq!(answer.status, 400, "{query}");
+        let name = query.split('=').next().unwrap();
+        assert!(answer.detail().starts_with(name), "{query}");
+    }
+    // Still alice's, in her trash.
+    let listed = t.call("GET", &trash(&alice), &alice, None).await;
+    assert_eq!(listed.json()[0]["id"], id);
 }
 
 #[tokio::test]
@@ -1035,7 +1240,7 @@ async fn each_fixture_gets_its_raw_lambda_response() {
                 let location = document["headers"]["location"].as_str().expect("location");
                 assert_eq!(location, format!("{}/{task_id}", tasks(&user)));
             }
-            "list-tasks" => assert_eq!(body[0]["id"], task_id.as_str()),
+            "list-tasks" | "list-trash" => assert_eq!(body[0]["id"], task_id.as_str()),
             "batch-tasks" => {
                 assert_eq!(body["results"][0]["status"], 201, "{body}");
                 assert_eq!(body["results"][1]["status"], 200, "{body}");

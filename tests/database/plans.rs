@@ -355,3 +355,92 @@ async fn every_list_statement_reads_only_the_rows_it_needs() {
     assert!(checked > 300, "{checked} plans checked");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The trash list's statements (`repository::trash`), first page and a
+/// deep one, custom and generic plans, for a user with 20,000 trashed tasks
+/// among 50 others' trash: each walks the (user_id, deleted_at, id) index
+/// in order and stops at the page, no Sort, no scan of the user's trash.
+#[tokio::test]
+async fn the_trash_list_walks_its_index_in_order() {
+    use shared::repository::trash::sql::{LIST_TRASH, LIST_TRASH_AFTER};
+    use tokio_postgres::types::Type;
+    const TRASHED: i64 = 20_000;
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(&format!(
+            "INSERT INTO users (id) SELECT 'u' || n FROM generate_series(0, 50) n;
+             INSERT INTO trashed_tasks (id, user_id, title, created_at, updated_at,
+                 title_words, description_words, deleted_at, purge_after)
+             SELECT gen_random_uuid(), CASE WHEN n <= {TRASHED} THEN 'u0' ELSE 'u' || (n % 50 + 1) END,
+                 'Task ' || n, t, t, '', '', t + interval '1 minute', t + interval '721 hours'
+             FROM generate_series(1, {TRASHED} + 500) n,
+                  LATERAL (SELECT now() - n * interval '1 second' AS t) AS at;
+             ANALYZE trashed_tasks;"
+        ))
+        .await
+        .unwrap();
+    let deep: (chrono::DateTime<chrono::Utc>, uuid::Uuid) = {
+        let row = client
+            .query_one(
+                "SELECT deleted_at, id FROM trashed_tasks WHERE user_id = 'u0'
+                 ORDER BY deleted_at DESC, id DESC OFFSET 18000 LIMIT 1",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let user = "u0";
+    let fetch: i64 = 51;
+    let first: Vec<(&(dyn ToSql + Sync), Type)> = vec![(&user, Type::TEXT), (&fetch, Type::INT8)];
+    let after: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+        (&user, Type::TEXT),
+        (&deep.0, Type::TIMESTAMPTZ),
+        (&deep.1, Type::UUID),
+        (&fetch, Type::INT8),
+    ];
+    let mut failures = Vec::new();
+    for (page, sql, p, types) in [
+        ("first page", LIST_TRASH, &first, "text, int8"),
+        (
+            "deep page",
+            LIST_TRASH_AFTER,
+            &after,
+            "text, timestamptz, uuid, int8",
+        ),
+    ] {
+        let custom = explain(&client, sql, p).await;
+        client.batch_execute("DEALLOCATE ALL").await.unwrap();
+        client
+            .batch_execute(&format!("PREPARE trash ({types}) AS {sql}"))
+            .await
+            .unwrap();
+        let args = if p.len() == 2 {
+            "'u0', 51".to_owned()
+        } else {
+            format!(
+                "'u0', '{}'::timestamptz, '{}'::uuid, 51",
+                deep.0.to_rfc3339(),
+                deep.1
+            )
+        };
+        client
+            .batch_execute("SET plan_cache_mode = force_generic_plan")
+            .await
+            .unwrap();
+        let generic = explain(&client, &format!("EXECUTE trash ({args})"), &[]).await;
+        client.batch_execute("RESET plan_cache_mode").await.unwrap();
+        for (kind, plan) in [("custom", custom), ("generic", generic)] {
+            let text = shape(&plan);
+            let rows = plan["Plans"][0]["Actual Rows"].as_f64().unwrap_or(f64::MAX);
+            if !text.starts_with("Limit > Index Scan(trashed_tasks_user_id_deleted_at_id_idx)")
+                || text.contains("Sort")
+                || rows > 51.0
+            {
+                failures.push(format!("{page}, {kind}: {text} ({rows} rows)"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

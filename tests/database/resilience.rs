@@ -29,7 +29,10 @@ async fn unreachable_database_is_503_on_every_route_and_health() {
     );
 
     let id = uuid::Uuid::now_v7().to_string();
-    for (method, path, body) in task_routes("u1", &id) {
+    for (method, path, body) in task_routes("u1", &id)
+        .into_iter()
+        .chain(trash_routes("u1", &id))
+    {
         let started = Instant::now();
         let mut request = http
             .request(method.clone(), format!("{base}{path}"))

@@ -80,6 +80,26 @@ async fn every_event_fixture_runs_through_its_handler() {
     let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;
     assert_eq!(response.status(), 404);
 
+    let response = list_trash::handler(fixture("list-trash", None), &state).await;
+    assert_eq!(response.status(), 200);
+    let trash = json(&response);
+    assert_eq!(trash[0]["id"], id.as_str());
+    assert!(trash[0]["deleted_at"].is_string());
+    let response = restore_task::handler(fixture("restore-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(&response)["title"], "Buy oat milk");
+    let response = get_task::handler(fixture("get-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 200, "restored");
+    let response = delete_task::handler(fixture("delete-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 204);
+    let fixture_for_good = || fixture("delete-task-for-good", Some(&id));
+    let response = delete_task_for_good::handler(fixture_for_good(), &state).await;
+    assert_eq!(response.status(), 204);
+    let response = delete_task_for_good::handler(fixture_for_good(), &state).await;
+    assert_eq!(response.status(), 404, "gone for good");
+    let response = restore_task::handler(fixture("restore-task", Some(&id)), &state).await;
+    assert_eq!(response.status(), 404, "gone for good");
+
     let response = health::handler(fixture("health", None), state.tasks.database()).await;
     assert_eq!(
         (response.status().as_u16(), json(&response)),

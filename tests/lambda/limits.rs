@@ -273,3 +273,68 @@ async fn the_largest_batch_answer_fits_in_a_lambda_response() {
     }
     let _ = std::fs::remove_file(&log);
 }
+
+/// The HTTP API event of `GET /api/{user}/trash?{query}` with a token for `user`.
+fn trash_event(user: &str, query: &str) -> Value {
+    let fixture = std::fs::read_to_string(workspace().join("events/list-trash.json")).unwrap();
+    let mut event: Value = serde_json::from_str(&fixture).unwrap();
+    let path = shared::response::trash_path(user);
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["rawQueryString"] = json!(query);
+    event["queryStringParameters"] = json!({});
+    event["pathParameters"] = json!({ "user_id": user });
+    event["headers"]["authorization"] = json!(format!("Bearer {}", token(user)));
+    event
+}
+
+/// The trash pages as the task list's: each worst case, all in the trash
+/// (moved there by SQL, one millisecond apart, oldest deleted first), is
+/// walked through `Link` in pages that end early under both limits, every
+/// task once, last deleted first.
+#[tokio::test]
+async fn the_largest_trash_pages_fit_in_a_lambda_response() {
+    let db = TestDb::new().await;
+    let state = AppState::new(&db.config()).unwrap();
+    let client = db.client().await;
+    for (user, title, description) in worst_users() {
+        let ids = seed(&db, &user, &title, &description).await;
+        client
+            .query_typed(
+                "WITH gone AS (DELETE FROM tasks WHERE user_id = $1 RETURNING *)
+                 INSERT INTO trashed_tasks (id, user_id, title, description, completed,
+                     created_at, updated_at, due_date, due_at, time_zone, due_by, priority,
+                     labels, title_words, description_words, seq, deleted_at, purge_after)
+                 SELECT id, user_id, title, description, completed, created_at, updated_at,
+                     due_date, due_at, time_zone, due_by, priority, labels, title_words,
+                     description_words, seq, d, d + interval '720 hours'
+                 FROM gone, LATERAL (SELECT created_at + interval '1 hour' AS d) AS at",
+                &[(&user, Type::TEXT)],
+            )
+            .await
+            .expect("to the trash");
+        let mut seen = Vec::new();
+        let mut query = String::new();
+        let mut pages = 0;
+        loop {
+            let event = serde_json::from_value(trash_event(&user, &query)).unwrap();
+            let document =
+                shared::lambda::invoke(event, |req| list_trash::handler(req, &state)).await;
+            let (page, next) = check_page(&document);
+            if pages == 0 {
+                assert!(page.len() < 1000, "the body limit ended the page");
+            }
+            seen.extend(page);
+            pages += 1;
+            match next {
+                Some(next) => {
+                    assert!(next.starts_with("limit=1000&cursor="), "{next}");
+                    query = next;
+                }
+                None => break,
+            }
+        }
+        assert!(pages > 1);
+        assert_eq!(seen, ids, "every task once, last deleted first");
+    }
+}

@@ -159,7 +159,7 @@ async fn each_function_binary_answers_its_fixture_under_the_emulator() {
                         .ends_with(&task_id)
                 );
             }
-            if name == "list-tasks" {
+            if name == "list-tasks" || name == "list-trash" {
                 let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
                 assert_eq!(body[0]["id"], task_id.as_str());
             }

@@ -385,8 +385,10 @@ pub fn unreachable_config() -> Config {
 pub const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
 
 /// Every function's `events/` fixture and the status it answers, in an
-/// order that works on one database: create first, delete last.
-pub const FIXTURES: [(&str, u16); 8] = [
+/// order that works on one database: create first, then the task's life
+/// through the trash (deleted, listed there, restored, deleted again),
+/// gone for good last.
+pub const FIXTURES: [(&str, u16); 12] = [
     ("health", 200),
     ("create-task", 201),
     ("list-tasks", 200),
@@ -395,6 +397,10 @@ pub const FIXTURES: [(&str, u16); 8] = [
     ("complete-task", 200),
     ("batch-tasks", 200),
     ("delete-task", 204),
+    ("list-trash", 200),
+    ("restore-task", 200),
+    ("delete-task", 204),
+    ("delete-task-for-good", 204),
 ];
 
 pub const ALL_TASK_ROUTES: [(&str, &str); 6] = [
@@ -424,6 +430,19 @@ pub fn task_routes(user: &str, task_id: &str) -> Vec<(Method, String, Option<Val
             )
         })
         .collect()
+}
+
+/// Every trash route for `user` and `task_id` (none takes a body).
+pub fn trash_routes(user: &str, task_id: &str) -> Vec<(Method, String, Option<Value>)> {
+    vec![
+        (Method::GET, format!("/api/{user}/trash"), None),
+        (
+            Method::POST,
+            format!("/api/{user}/trash/{task_id}/restore"),
+            None,
+        ),
+        (Method::DELETE, format!("/api/{user}/trash/{task_id}"), None),
+    ]
 }
 
 pub fn wait(ms: u64) -> tokio::time::Sleep {

@@ -14,7 +14,7 @@ pub use fields::{
     LAST_DUE_DATE, MAX_LABEL_CHARS, MAX_LABELS, MAX_PRIORITY, MAX_TIME_ZONE_CHARS,
     unknown_time_zone,
 };
-pub use query::list_query;
+pub use query::{list_query, trash_query};
 pub use rules::{
     MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, completion, description, new_task, new_task_json,
     task_changes, task_changes_json, title,

@@ -10,7 +10,7 @@ use crate::{
     cursor::Cursor,
     error::ApiError,
     input::MAX_PAGE_SIZE,
-    input::{Filters, ListQuery},
+    input::{Filters, ListQuery, TrashQuery},
     search,
     sort::Sort,
 };
@@ -90,19 +90,7 @@ pub fn list_query(req: &Request) -> Result<ListQuery, ApiError> {
             .transpose()?
             .unwrap_or_default(),
     };
-    let limit = match single("limit")? {
-        None => MAX_PAGE_SIZE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| {
-                bad(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
-                )
-            })?,
-    };
+    let limit = page_size(single("limit")?)?;
     let after = single("cursor")?
         .map(|raw| Cursor::decode(raw).ok_or_else(|| bad("cursor", "is not a valid cursor")))
         .transpose()?;
@@ -132,6 +120,53 @@ pub fn list_query(req: &Request) -> Result<ListQuery, ApiError> {
         after,
         echo,
     })
+}
+
+/// `GET /trash`: `limit` and `cursor` as the task list takes them; a
+/// cursor of another list is a 400 naming `cursor`. Other parameters are
+/// ignored.
+pub fn trash_query(req: &Request) -> Result<TrashQuery, ApiError> {
+    let params = req.query_string_parameters_ref();
+    let single = |name: &str| -> Result<Option<&str>, ApiError> {
+        match params
+            .and_then(|p| p.all(name))
+            .unwrap_or_default()
+            .as_slice()
+        {
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
+            _ => Err(bad(name, "given more than once")),
+        }
+    };
+    let limit = page_size(single("limit")?)?;
+    let after = single("cursor")?
+        .map(|raw| match Cursor::decode(raw) {
+            Some(cursor) if cursor.is_of_trash() => Ok(cursor),
+            Some(_) => Err(bad(
+                "cursor",
+                "was made for another list; start again without a cursor",
+            )),
+            None => Err(bad("cursor", "is not a valid cursor")),
+        })
+        .transpose()?;
+    Ok(TrashQuery { limit, after })
+}
+
+/// `limit`: 1–1000, default 1000.
+fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw {
+        None => Ok(MAX_PAGE_SIZE),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    "limit",
+                    format!("must be an integer from 1 to {MAX_PAGE_SIZE}"),
+                )
+            }),
+    }
 }
 
 /// A cursor continues the list it was made in. One of the first format
@@ -447,5 +482,63 @@ mod tests {
         assert!(detail(&format!("cursor={old}&sort=created_at")).starts_with("cursor:"));
         assert!(detail(&format!("cursor={old}&q=x")).starts_with("cursor:"));
         assert!(detail(&format!("cursor={old}&has_due=true")).starts_with("cursor:"));
+    }
+
+    fn trash(q: &str) -> Result<TrashQuery, ApiError> {
+        let req = lambda_http::http::Request::builder()
+            .uri(format!("https://x/api/u/trash?{q}"))
+            .body(Body::Empty)
+            .unwrap();
+        let params: std::collections::HashMap<String, Vec<String>> =
+            url_pairs(q)
+                .into_iter()
+                .fold(Default::default(), |mut m, (k, v)| {
+                    m.entry(k).or_default().push(v);
+                    m
+                });
+        trash_query(&req.with_query_string_parameters(params))
+    }
+
+    #[test]
+    fn a_trash_cursor_belongs_to_the_trash_alone() {
+        let in_trash = Cursor {
+            sort: Sort::default(),
+            fingerprint: Some(crate::cursor::TRASH_FINGERPRINT),
+            key: SortValue::Time(1_234_567),
+            id: Uuid::now_v7(),
+        };
+        let of_tasks = Cursor {
+            fingerprint: Some(Filters::default().fingerprint()),
+            ..in_trash.clone()
+        };
+        let (t, l) = (in_trash.encode(), of_tasks.encode());
+        let read = trash(&format!("limit=5&cursor={t}&sort=title")).unwrap();
+        assert_eq!((read.limit, read.after), (5, Some(in_trash)));
+        assert_eq!(
+            trash("").unwrap(),
+            TrashQuery {
+                limit: MAX_PAGE_SIZE,
+                after: None
+            }
+        );
+        assert!(query(&format!("cursor={l}")).is_ok());
+        assert!(detail(&format!("cursor={t}")).starts_with("cursor:"));
+        for bad in [
+            format!("cursor={l}"),
+            "cursor=abc".to_owned(),
+            "limit=0".to_owned(),
+            "limit=1001".to_owned(),
+            "limit=1&limit=1".to_owned(),
+        ] {
+            let name = bad.split('=').next().unwrap();
+            match trash(&bad) {
+                Err(ApiError::BadRequest(d)) => assert!(d.starts_with(name), "{bad}: {d}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // A first-format cursor (24 bytes) is a /tasks position only.
+        let first =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [7u8; 24]);
+        assert!(trash(&format!("cursor={first}")).is_err());
     }
 }

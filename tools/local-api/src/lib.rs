@@ -210,6 +210,9 @@ pub async fn call_function(
         "update-task" => update_task::handler(req, state).await,
         "delete-task" => delete_task::handler(req, state).await,
         "complete-task" => complete_task::handler(req, state).await,
+        "list-trash" => list_trash::handler(req, state).await,
+        "restore-task" => restore_task::handler(req, state).await,
+        "delete-task-for-good" => delete_task_for_good::handler(req, state).await,
         "batch-tasks" => batch_tasks::handler(req, state).await,
         "health" => health::handler(req, state.tasks.database()).await,
         other => {
