@@ -706,3 +706,43 @@ async fn concurrent_writes_of_one_user_take_distinct_gap_free_seqs() {
         .get(0);
     assert_eq!(tasks_of_u, 4 + 12);
 }
+
+/// Writers racing with the same `If-Match`: the task row is locked first
+/// and the version checked again on the winner's, so exactly one wins and
+/// the losers (412) took no seq and wrote no entry.
+#[tokio::test]
+async fn of_writers_racing_on_one_version_only_the_winner_takes_a_seq() {
+    let app = TestApp::spawn().await;
+    let task = app.create("u", "t").await;
+    let one = format!("/api/u/tasks/{}", id(&task));
+    let etag = send(&app, Method::GET, &one, "u", &[], None)
+        .await
+        .header("etag")
+        .unwrap();
+    let races = (0..8).map(|n| {
+        let (app, one, etag) = (&app, &one, &etag);
+        async move {
+            let headers = [("if-match", etag.as_str())];
+            if n % 2 == 0 {
+                let body = Some(json!({ "title": format!("w{n}") }));
+                send(app, Method::PUT, one, "u", &headers, body)
+                    .await
+                    .status
+            } else {
+                let complete = format!("{one}/complete");
+                send(app, Method::PATCH, &complete, "u", &headers, None)
+                    .await
+                    .status
+            }
+        }
+    });
+    let statuses = futures::future::join_all(races).await;
+    let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
+        .count();
+    assert_eq!((won, refused), (1, 7), "{statuses:?}");
+    assert_eq!(counter_and_entries(&app, "u").await, (2, 2));
+    assert_eq!(task_seq(&app, id(&task)).await, 2);
+}
