@@ -133,6 +133,40 @@ fn clamp(micros: i64) -> i64 {
     micros.clamp(MIN_MICROS, MAX_MICROS)
 }
 
+/// The history cursor's format byte.
+const HISTORY_FORMAT: u8 = 1;
+
+/// A position in one task's history: entries older than `before` (a seq)
+/// follow. `[1][task id: 16][seq: 8]`, base64url.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub task: Uuid,
+    pub before: i64,
+}
+
+impl HistoryCursor {
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::with_capacity(25);
+        bytes.push(HISTORY_FORMAT);
+        bytes.extend_from_slice(self.task.as_bytes());
+        bytes.extend_from_slice(&self.before.to_be_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn decode(raw: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+        let (&[HISTORY_FORMAT], rest) = bytes.split_first_chunk::<1>()? else {
+            return None;
+        };
+        let (task, before) = rest.split_first_chunk::<16>()?;
+        let before: [u8; 8] = before.try_into().ok()?;
+        Some(Self {
+            task: Uuid::from_bytes(*task),
+            before: i64::from_be_bytes(before),
+        })
+    }
+}
+
 impl<'a> FromSql<'a> for SortValue {
     fn from_sql(
         ty: &Type,
@@ -256,5 +290,25 @@ mod tests {
         bytes[..8].copy_from_slice(&i64::MAX.to_be_bytes());
         let c = Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes)).unwrap();
         assert_eq!(c.key, SortValue::Time(MAX_MICROS));
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = HistoryCursor {
+            task: Uuid::now_v7(),
+            before: 42,
+        };
+        assert_eq!(HistoryCursor::decode(&c.encode()), Some(c));
+        let raw = c.encode();
+        for bad in [
+            "",
+            "abc",
+            "!!!",
+            &raw[1..],
+            &raw[..raw.len() - 2],
+            &format!("{raw}AA"),
+        ] {
+            assert_eq!(HistoryCursor::decode(bad), None, "{bad}");
+        }
     }
 }

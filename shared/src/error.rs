@@ -24,6 +24,10 @@ pub enum ApiError {
     /// `If-Match` named versions the task is no longer at.
     #[error("If-Match: the task has changed since that version; fetch it again")]
     PreconditionFailed,
+    /// A sync token the feed can no longer continue from (the detail says
+    /// why); the client starts again without it.
+    #[error("{0}")]
+    Gone(String),
     /// A request with this `Idempotency-Key` is still being processed.
     #[error("Idempotency-Key: a request with this key is still in progress; retry shortly")]
     IdempotencyKeyInProgress,
@@ -121,6 +125,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::Gone(_) => StatusCode::GONE,
             // The collection's state forbids it, until the client changes
             // it (deletes tasks): not a retry later (429), nor a matter of
             // rights (403). Unlike a key in progress, no Retry-After.

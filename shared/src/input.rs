@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 
-use crate::{cursor::Cursor, sort::Sort};
+use crate::{cursor::Cursor, sort::Sort, sync_token::Token};
 
 /// The largest page (and the default).
 pub const MAX_PAGE_SIZE: usize = 1000;
@@ -162,4 +162,20 @@ pub struct TrashQuery {
     pub limit: usize,
     /// A trash cursor (`Cursor::is_of_trash`).
     pub after: Option<Cursor>,
+}
+
+/// A validated history query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub limit: usize,
+    /// Entries older than this seq (`i64::MAX`: from the newest).
+    pub before: i64,
+}
+
+/// A validated `GET /changes` query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangesQuery {
+    /// `None`: a first sync.
+    pub since: Option<Token>,
+    pub limit: usize,
 }

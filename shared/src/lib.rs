@@ -11,6 +11,8 @@
 //! - the one error type and its status codes: `error`; building a
 //!   response: `response`;
 //! - request headers: `etag` (versions), `idempotency` (safe retries);
+//! - the change feed's pages: `changes`, and its tokens: `sync_token`; a task's history
+//!   pages: `history`;
 //! - the task's JSON: `task`, `timestamp`; a list's order: `sort`, and its
 //!   cursor: `cursor`; the words a task is found by: `search`;
 //! - what a function builds once at start: `state`; its secrets on
@@ -18,6 +20,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod changes;
 pub mod config;
 pub mod cursor;
 pub mod db;
@@ -25,6 +28,7 @@ pub mod endpoint;
 pub mod error;
 pub mod etag;
 pub mod event;
+pub mod history;
 pub mod idempotency;
 pub mod input;
 pub mod json;
@@ -38,6 +42,7 @@ pub mod search;
 pub mod secrets;
 pub mod sort;
 pub mod state;
+pub mod sync_token;
 pub mod task;
 pub mod telemetry;
 pub mod timestamp;

@@ -21,7 +21,9 @@ use crate::{
 };
 
 pub mod batch;
+pub mod changes;
 pub mod history;
+pub mod history_pages;
 pub mod list;
 pub mod trash;
 
@@ -241,7 +243,7 @@ pub enum Written<T> {
 /// types their functions below declare (the statement cache is keyed on
 /// both; a test holds them together). The keyed POST's statements
 /// (`idempotency`) are prepared when first run.
-pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
+pub const HOT_STATEMENTS: [TypedSql<'static>; 7] = [
     (sql::LIST, &[Type::TEXT, Type::INT8]),
     (
         sql::CREATE,
@@ -289,6 +291,7 @@ pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
         trash::sql::TRASH,
         &[Type::TEXT, Type::UUID, Type::TIMESTAMPTZ_ARRAY],
     ),
+    history_pages::STATEMENTS[0],
 ];
 
 /// The statements on tasks, run by `E`: the pool, each statement on its

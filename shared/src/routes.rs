@@ -46,9 +46,15 @@ pub const DELETE_TASK_FOR_GOOD: Route = route!(
     "delete-task-for-good"
 );
 pub const BATCH_TASKS: Route = route!("POST", "/api/{user_id}/tasks/batch", "batch-tasks");
+pub const TASK_HISTORY: Route = route!(
+    "GET",
+    "/api/{user_id}/tasks/{task_id}/history",
+    "task-history"
+);
+pub const LIST_CHANGES: Route = route!("GET", "/api/{user_id}/changes", "list-changes");
 pub const HEALTH: Route = route!("GET", "/health", "health");
 
-pub const ROUTES: [Route; 11] = [
+pub const ROUTES: [Route; 13] = [
     LIST_TASKS,
     CREATE_TASK,
     GET_TASK,
@@ -59,5 +65,7 @@ pub const ROUTES: [Route; 11] = [
     RESTORE_TASK,
     DELETE_TASK_FOR_GOOD,
     BATCH_TASKS,
+    TASK_HISTORY,
+    LIST_CHANGES,
     HEALTH,
 ];

@@ -107,6 +107,12 @@ impl Task {
         Ok(out)
     }
 
+    /// Appends the task's JSON to `out` (a page that holds tasks among
+    /// other things: the change feed).
+    pub(crate) fn write_json(&self, out: &mut String) -> Result<(), DbError> {
+        self.fields()?.write_json(out)
+    }
+
     fn fields(&self) -> Result<Fields<'_>, DbError> {
         let row = &self.0;
         Ok(Fields {

@@ -8,11 +8,13 @@
 mod auth;
 mod batch;
 mod caching;
+mod changes;
 mod conditional;
 mod cors;
 mod fields;
 mod finding;
 mod fuzz;
+mod history;
 mod history_writes;
 mod hostile;
 mod idempotency;

@@ -431,6 +431,7 @@ async fn every_documented_response_is_what_the_server_answers() {
         checker.check_reply(method, template, second);
     }
     check_trash_routes(&mut checker, &app, &down).await;
+    check_feed_routes(&mut checker, &app, &down).await;
     for base in [&app.base, &down] {
         let r = http
             .get(format!("{base}/health"))
@@ -576,6 +577,88 @@ async fn check_trash_routes(checker: &mut Checker, app: &TestApp, down: &str) {
         .await;
     assert_eq!(reply.status, StatusCode::CONFLICT, "{:?}", reply.json);
     checker.check_reply("POST", RESTORE, reply);
+}
+
+const HISTORY: &str = "/api/{user_id}/tasks/{task_id}/history";
+const CHANGES: &str = "/api/{user_id}/changes";
+
+/// Every documented answer of the history and the change feed, each from
+/// a real request.
+async fn check_feed_routes(checker: &mut Checker, app: &TestApp, down: &str) {
+    let user = "syncer";
+    let token = token(user);
+    let id = app.create(user, "with a past").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.create(user, "another").await;
+    let missing = uuid::Uuid::now_v7().to_string();
+    let concrete = |template: &str, user: &str, id: &str| {
+        template.replace("{user_id}", user).replace("{task_id}", id)
+    };
+    let get = |base: &str, path: &str, token: Option<&str>, headers: &[(&str, &str)]| {
+        let mut request = app.http.get(format!("{base}{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    for template in [HISTORY, CHANGES] {
+        let path = concrete(template, user, &id);
+        let answers = [
+            get(&app.base, &path, None, &[]),
+            get(
+                &app.base,
+                &concrete(template, "bob", &id),
+                Some(&token),
+                &[],
+            ),
+            get(down, &path, Some(&token), &[]),
+            get(&app.base, &format!("{path}?limit=0"), Some(&token), &[]),
+            // Success; a page of one carries a `Link` (history).
+            get(&app.base, &format!("{path}?limit=1"), Some(&token), &[]),
+        ];
+        for answer in answers {
+            checker
+                .check("GET", template, answer.await.expect("send"))
+                .await;
+        }
+    }
+    for answer in [
+        get(
+            &app.base,
+            &concrete(HISTORY, user, &missing),
+            Some(&token),
+            &[],
+        ),
+        get(
+            &app.base,
+            &concrete(HISTORY, user, &id),
+            Some(&token),
+            &[("if-none-match", "*")],
+        ),
+    ] {
+        checker
+            .check("GET", HISTORY, answer.await.expect("send"))
+            .await;
+    }
+    // A token ahead of the user's changes: 410.
+    let ahead = shared::sync_token::Token {
+        user_tag: shared::sync_token::user_tag(user),
+        epoch: 0,
+        issued_at: now() as i64,
+        position: shared::sync_token::Position::Since(1_000_000),
+    }
+    .encode();
+    let path = format!("{}?since={ahead}", concrete(CHANGES, user, &id));
+    let r = get(&app.base, &path, Some(&token), &[])
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::GONE);
+    checker.check("GET", CHANGES, r).await;
 }
 
 /// The time zone names the document lists are exactly those the database

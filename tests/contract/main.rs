@@ -1241,6 +1241,11 @@ async fn each_fixture_gets_its_raw_lambda_response() {
                 assert_eq!(location, format!("{}/{task_id}", tasks(&user)));
             }
             "list-tasks" | "list-trash" => assert_eq!(body[0]["id"], task_id.as_str()),
+            "task-history" => {
+                let entries = body.as_array().expect("entries");
+                assert_eq!(entries.last().expect("one")["action"], "created");
+            }
+            "list-changes" => assert_eq!(body["changes"][0]["id"], task_id.as_str()),
             "batch-tasks" => {
                 assert_eq!(body["results"][0]["status"], 201, "{body}");
                 assert_eq!(body["results"][1]["status"], 200, "{body}");
@@ -1386,4 +1391,183 @@ async fn a_batch_is_all_or_nothing_and_answers_per_operation() {
         .await;
     assert_eq!(malformed.status, 400);
     assert!(malformed.detail().contains("operations[0].op"));
+}
+
+/// The path a `Link: <...>; rel="next"` names.
+fn next_page(answer: &Answer) -> Option<String> {
+    let link = answer.header("link")?;
+    Some(
+        link.strip_prefix('<')
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .expect("a next link")
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_tasks_history_is_newest_first_paged_and_only_its_owners() {
+    let t = Target::new().await;
+    let (alice, bob) = (t.user("alice"), t.user("bob"));
+    let task = t.create(&alice, "Buy milk").await;
+    let one = format!("{}/{}", tasks(&alice), task["id"].as_str().unwrap());
+    let put = t
+        .call(
+            "PUT",
+            &one,
+            &alice,
+            Some(json!({ "title": "Buy oat milk" })),
+        )
+        .await;
+    assert_eq!(put.status, 200);
+    assert_eq!(t.call("DELETE", &one, &alice, None).await.status, 204);
+    // In the trash: still its history, newest first.
+    let history = format!("{one}/history");
+    let whole = t.call("GET", &history, &alice, None).await;
+    assert_eq!(whole.status, 200);
+    assert_eq!(whole.header("cache-control"), Some("private, no-cache"));
+    let entries = whole.json();
+    let actions: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["deleted", "updated", "created"]);
+    assert_eq!(
+        entries[1],
+        json!({ "at": put.json()["updated_at"], "action": "updated",
+                "changes": { "title": { "from": "Buy milk", "to": "Buy oat milk" } } })
+    );
+    // Paged: one entry a page, `Link` to the next, the same entries.
+    let mut paged = Vec::new();
+    let mut path = Some(format!("{history}?limit=1"));
+    while let Some(p) = path {
+        let page = t.call("GET", &p, &alice, None).await;
+        assert_eq!(page.status, 200, "{p}");
+        paged.extend(page.json().as_array().unwrap().iter().cloned());
+        path = next_page(&page);
+    }
+    assert_eq!(Value::Array(paged), entries);
+    let etag = whole.header("etag").expect("an ETag").to_owned();
+    let same = t
+        .send(
+            "GET",
+            &history,
+            Some(&t.token(&alice)),
+            None::<(&str, Vec<u8>)>,
+        )
+        .await;
+    assert_eq!(same.header("etag"), Some(etag.as_str()));
+    // Another user: 403 on alice's path, 404 for her task on his own.
+    let bobs = format!("{}/{}/history", tasks(&bob), task["id"].as_str().unwrap());
+    assert_eq!(t.call("GET", &history, &bob, None).await.status, 403);
+    let answer = t.call("GET", &bobs, &bob, None).await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json(), json!({ "detail": "task not found" }));
+    let answer = t
+        .call("GET", &format!("{history}?cursor=x"), &alice, None)
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.detail().contains("cursor"));
+}
+
+#[tokio::test]
+async fn a_copy_kept_by_the_change_feed_ends_equal_to_the_tasks() {
+    let t = Target::new().await;
+    let (alice, bob) = (t.user("alice"), t.user("bob"));
+    let changes = format!("/api/{alice}/changes");
+    let mut copy = std::collections::BTreeMap::new();
+    let mut since: Option<String> = None;
+    let mut sync = async |copy: &mut std::collections::BTreeMap<String, Value>| {
+        loop {
+            let path = match &since {
+                Some(token) => format!("{changes}?limit=2&since={token}"),
+                None => format!("{changes}?limit=2"),
+            };
+            let page = t.call("GET", &path, &alice, None).await;
+            assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+            let body = page.json();
+            for change in body["changes"].as_array().unwrap() {
+                let id = change["id"].as_str().unwrap().to_owned();
+                if change["deleted"] == true {
+                    copy.remove(&id);
+                } else {
+                    copy.insert(id, change.clone());
+                }
+            }
+            since = Some(body["next"].as_str().unwrap().to_owned());
+            if body["more"] == false {
+                return since.clone().unwrap();
+            }
+        }
+    };
+    let listed = async || {
+        let list = t.call("GET", &tasks(&alice), &alice, None).await.json();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|task| (task["id"].as_str().unwrap().to_owned(), task.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(
+            t.create(&alice, &format!("t{n}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    sync(&mut copy).await;
+    assert_eq!(copy, listed().await);
+    let one = |id: &str| format!("{}/{id}", tasks(&alice));
+    assert_eq!(
+        t.call(
+            "PUT",
+            &one(&ids[0]),
+            &alice,
+            Some(json!({ "title": "renamed" }))
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        t.call("PATCH", &format!("{}/complete", one(&ids[1])), &alice, None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        t.call("DELETE", &one(&ids[2]), &alice, None).await.status,
+        204
+    );
+    t.create(&alice, "new").await;
+    let token = sync(&mut copy).await;
+    assert_eq!(copy, listed().await);
+    assert_eq!(copy.len(), 5);
+
+    // Tokens are their user's, and well formed: 400s naming `since`.
+    for (user, path) in [
+        (&bob, format!("/api/{bob}/changes?since={token}")),
+        (&alice, format!("{changes}?since=garbage")),
+    ] {
+        let answer = t.call("GET", &path, user, None).await;
+        assert_eq!(answer.status, 400, "{path}");
+        assert!(answer.detail().starts_with("since"));
+    }
+    assert_eq!(t.call("GET", &changes, &bob, None).await.status, 403);
+    // A token ahead of the user's changes (never issued here): 410.
+    let mut ahead = shared::sync_token::Token::decode(&token, &alice).unwrap();
+    ahead.position = shared::sync_token::Position::Since(1_000_000);
+    let answer = t
+        .call(
+            "GET",
+            &format!("{changes}?since={}", ahead.encode()),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 410);
+    assert!(answer.detail().starts_with("since"));
 }

@@ -1,11 +1,13 @@
 //! The database under stress: concurrent writers, transient failures made
 //! by a real PostgreSQL, a database lost and restarted, the migrations, and
-//! prepared statements (through poolers with and without support), and the
-//! list statements' plans at 100,000 tasks.
+//! prepared statements (through poolers with and without support), the
+//! list statements' plans at 100,000 tasks, and the change feed's guarantee
+//! under concurrent writers through PgBouncer.
 
 mod concurrency;
 mod migrations;
 mod plans;
 mod prepared;
 mod resilience;
+mod sync;
 mod transient;

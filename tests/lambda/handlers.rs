@@ -74,6 +74,18 @@ async fn every_event_fixture_runs_through_its_handler() {
     assert_eq!(results[0]["task"]["title"], "Buy bread");
     assert_eq!(results[1]["status"], 200, "{results}");
     assert_eq!(results[1]["task"]["completed"], true);
+    let response = task_history::handler(fixture("task-history", Some(&id)), &state).await;
+    assert_eq!(response.status(), 200);
+    let entries = json(&response);
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.last().unwrap()["action"], "created");
+    let at: Vec<&str> = entries.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] > w[1]), "newest first: {at:?}");
+    let response = list_changes::handler(fixture("list-changes", None), &state).await;
+    assert_eq!(response.status(), 200);
+    let page = json(&response);
+    assert_eq!(page["changes"][0]["id"], id.as_str());
+    assert_eq!(page["more"], false);
 
     let response = delete_task::handler(fixture("delete-task", Some(&id)), &state).await;
     assert_eq!(response.status(), 204);

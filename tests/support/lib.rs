@@ -388,7 +388,7 @@ pub const FIXTURE_TASK_ID: &str = "0192f1d6-3b7e-7c4a-9d2e-5f6a7b8c9d0e";
 /// order that works on one database: create first, then the task's life
 /// through the trash (deleted, listed there, restored, deleted again),
 /// gone for good last.
-pub const FIXTURES: [(&str, u16); 12] = [
+pub const FIXTURES: [(&str, u16); 14] = [
     ("health", 200),
     ("create-task", 201),
     ("list-tasks", 200),
@@ -396,6 +396,8 @@ pub const FIXTURES: [(&str, u16); 12] = [
     ("update-task", 200),
     ("complete-task", 200),
     ("batch-tasks", 200),
+    ("task-history", 200),
+    ("list-changes", 200),
     ("delete-task", 204),
     ("list-trash", 200),
     ("restore-task", 200),
@@ -403,13 +405,14 @@ pub const FIXTURES: [(&str, u16); 12] = [
     ("delete-task-for-good", 204),
 ];
 
-pub const ALL_TASK_ROUTES: [(&str, &str); 6] = [
+pub const ALL_TASK_ROUTES: [(&str, &str); 7] = [
     ("GET", ""),
     ("POST", ""),
     ("GET", "/{id}"),
     ("PUT", "/{id}"),
     ("DELETE", "/{id}"),
     ("PATCH", "/{id}/complete"),
+    ("GET", "/{id}/history"),
 ];
 
 /// Every task route for `user` and `task_id`, with a body where one is needed.

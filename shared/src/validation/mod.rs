@@ -4,12 +4,14 @@
 //! inputs of `input`, or a 4xx `ApiError` that names the field at fault.
 
 mod body;
+mod feed;
 mod fields;
 mod query;
 mod rules;
 
 pub use crate::input::MAX_PAGE_SIZE;
 pub use body::{MAX_BODY_BYTES, json_body_within};
+pub use feed::{changes_query, history_query};
 pub use fields::{
     LAST_DUE_DATE, MAX_LABEL_CHARS, MAX_LABELS, MAX_PRIORITY, MAX_TIME_ZONE_CHARS,
     unknown_time_zone,

@@ -214,6 +214,8 @@ pub async fn call_function(
         "restore-task" => restore_task::handler(req, state).await,
         "delete-task-for-good" => delete_task_for_good::handler(req, state).await,
         "batch-tasks" => batch_tasks::handler(req, state).await,
+        "task-history" => task_history::handler(req, state).await,
+        "list-changes" => list_changes::handler(req, state).await,
         "health" => health::handler(req, state.tasks.database()).await,
         other => {
             shared::ApiError::internal(format!("no handler for function {other}")).into_response()

@@ -1,0 +1,1 @@
+shared::function_main!(shared::state::task_state(), task_history::handler);
