@@ -84,7 +84,8 @@ async fn every_event_fixture_runs_through_its_handler() {
     let response = list_changes::handler(fixture("list-changes", None), &state).await;
     assert_eq!(response.status(), 200);
     let page = json(&response);
-    assert_eq!(page["changes"][0]["id"], id.as_str());
+    let changes = page["changes"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["id"] == id.as_str()), "{page}");
     assert_eq!(page["more"], false);
 
     let response = delete_task::handler(fixture("delete-task", Some(&id)), &state).await;
