@@ -59,7 +59,6 @@ pub async fn page(
     let (rows, walk_floor) = match position {
         None => {
             let from = WalkFrom {
-                floor: None,
                 created_at: i64::MAX,
                 id: Uuid::max(),
             };
@@ -71,7 +70,6 @@ pub async fn page(
             id,
         }) => {
             let from = WalkFrom {
-                floor: Some(floor),
                 created_at: created_at_micros,
                 id,
             };
@@ -89,7 +87,13 @@ pub async fn page(
         position: Position::Since(0),
     };
     let counters = rows.counters;
-    let items = Items::write(rows, query.limit, max_bytes)?;
+    // A walk's page leaves out the tasks changed after its floor: they come
+    // after the walk, by seq.
+    let skip_above = match position {
+        None | Some(Position::Walk { .. }) => Some(walk_floor.unwrap_or(counters.change_seq)),
+        Some(Position::Since(_)) => None,
+    };
+    let items = Items::write(rows, query.limit, max_bytes, skip_above)?;
     let (position, more) = match (position, items.cut) {
         // The walk goes on after the last task sent.
         (None | Some(Position::Walk { .. }), Some(last)) => {
@@ -185,21 +189,40 @@ struct Items {
 const TAIL_BYTES: usize = 160;
 
 impl Items {
-    fn write(rows: ChangeRows, limit: usize, max_bytes: usize) -> Result<Self, DbError> {
+    /// Rows with a seq above `skip_above` are passed over: not sent, yet
+    /// the page's position moves past them.
+    fn write(
+        rows: ChangeRows,
+        limit: usize,
+        max_bytes: usize,
+        skip_above: Option<i64>,
+    ) -> Result<Self, DbError> {
         let mut json = String::with_capacity((rows.rows.len() * 320 + 64).min(max_bytes));
         json.push_str(r#"{"changes":["#);
         let mut count = 0;
         let mut last = None;
         let full = rows.rows.len() > limit;
         for row in rows.rows.into_iter().take(limit) {
-            let start = json.len();
-            if count > 0 {
-                json.push(',');
-            }
             let seq: i64 = row.try_get(column::SEQ).map_err(DbError::internal)?;
             let deleted_at: Option<DateTime<Utc>> =
                 row.try_get(column::DELETED_AT).map_err(DbError::internal)?;
             let id: Uuid = row.try_get(task_column::ID).map_err(DbError::internal)?;
+            if skip_above.is_some_and(|floor| seq > floor) {
+                let created_at = match row.try_get::<_, SortValue>(task_column::CREATED_AT) {
+                    Ok(SortValue::Time(micros)) => micros,
+                    _ => return Err(DbError::internal("created_at is not a timestamp")),
+                };
+                last = Some(Last {
+                    seq,
+                    created_at,
+                    id,
+                });
+                continue;
+            }
+            let start = json.len();
+            if count > 0 {
+                json.push(',');
+            }
             let created_at = match deleted_at {
                 Some(deleted_at) => {
                     json.push_str(r#"{"id":""#);
