@@ -64,8 +64,7 @@ pub mod sql {
             WHERE user_id = $1 AND (created_at, id) < ($2, $3)
             ORDER BY created_at DESC, id DESC
             LIMIT $4
-        ) t ON true
-        ORDER BY t.created_at DESC, t.id DESC"
+        ) t ON true"
     );
 
     /// Every change after seq $2, oldest first, in its latest state: a
@@ -90,8 +89,7 @@ pub mod sql {
              FROM task_tombstones WHERE user_id = $1 AND seq > $2 ORDER BY seq LIMIT $3)
         )
         SELECT c.*, u.change_seq, u.purged_seq, u.epoch
-        FROM u LEFT JOIN LATERAL (SELECT * FROM c ORDER BY seq LIMIT $3) c ON true
-        ORDER BY c.seq"
+        FROM u LEFT JOIN LATERAL (SELECT * FROM c ORDER BY seq LIMIT $3) c ON true"
     );
 
     /// Up to 100 tombstones older than 90 days (2,160 hours: no time zone
@@ -181,6 +179,12 @@ impl TaskRepository {
                 ],
             )
             .await?;
+        let rows = in_order(rows, |row| {
+            Ok(std::cmp::Reverse((
+                row.try_get::<_, Option<DateTime<Utc>>>(crate::task::column::CREATED_AT)?,
+                row.try_get::<_, Option<uuid::Uuid>>(crate::task::column::ID)?,
+            )))
+        })?;
         ChangeRows::of(rows)
     }
 
@@ -203,6 +207,7 @@ impl TaskRepository {
                 ],
             )
             .await?;
+        let rows = in_order(rows, |row| row.try_get::<_, Option<i64>>(column::SEQ))?;
         ChangeRows::of(rows)
     }
 
@@ -210,6 +215,28 @@ impl TaskRepository {
     pub async fn purge_tombstones(&self) -> Result<i64, DbError> {
         count(self.database().query(sql::PURGE_TOMBSTONES, &[]).await?)
     }
+}
+
+/// The rows in `key` order. The page statements have no outer `ORDER BY`:
+/// their rows come out of one index walk through a nested loop, already in
+/// order, and an outer sort of a page of 1000 doubled the statement's time
+/// (1.0 against 0.4 ms, EXPLAIN ANALYZE). Checked here in one pass, and
+/// sorted only if PostgreSQL ever answered otherwise.
+pub(crate) fn in_order<K: Ord>(
+    rows: Vec<Row>,
+    key: impl Fn(&Row) -> Result<K, tokio_postgres::Error>,
+) -> Result<Vec<Row>, DbError> {
+    let keys = rows
+        .iter()
+        .map(&key)
+        .collect::<Result<Vec<K>, _>>()
+        .map_err(DbError::internal)?;
+    if keys.is_sorted() {
+        return Ok(rows);
+    }
+    let mut keyed: Vec<(K, Row)> = keys.into_iter().zip(rows).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(keyed.into_iter().map(|(_, row)| row).collect())
 }
 
 /// A `SELECT count(*)`'s one value.

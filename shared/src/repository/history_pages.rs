@@ -8,7 +8,10 @@ use uuid::Uuid;
 use crate::{
     auth::UserId,
     db::{DbError, TypedSql},
-    repository::{TaskRepository, changes::count},
+    repository::{
+        TaskRepository,
+        changes::{count, in_order},
+    },
 };
 
 /// Where each of a history row's columns is.
@@ -36,8 +39,7 @@ pub mod sql {
             WHERE f.found AND user_id = $1 AND task_id = $2 AND seq < $3
             ORDER BY seq DESC
             LIMIT $4
-        ) h ON true
-        ORDER BY h.seq DESC";
+        ) h ON true";
 
     /// Up to 100 entries older than 365 days (8,760 hours), of any user,
     /// skipping rows another purge holds. The BRIN index on `at` finds
@@ -71,7 +73,7 @@ impl TaskRepository {
         fetch: usize,
     ) -> Result<Option<HistoryRows>, DbError> {
         let fetch = fetch as i64;
-        let mut rows = self
+        let rows = self
             .database()
             .query(
                 sql::PAGE,
@@ -83,6 +85,10 @@ impl TaskRepository {
                 ],
             )
             .await?;
+        let mut rows = in_order(rows, |row| {
+            row.try_get::<_, Option<i64>>(column::SEQ)
+                .map(std::cmp::Reverse)
+        })?;
         let found = match rows.first() {
             Some(row) => row
                 .try_get::<_, bool>(column::FOUND)
