@@ -1577,3 +1577,46 @@ async fn a_copy_kept_by_the_change_feed_ends_equal_to_the_tasks() {
     assert_eq!(answer.status, 410);
     assert!(answer.detail().starts_with("since"));
 }
+
+/// Search through the deployed path: POST writes the words, `q` finds
+/// tasks by word prefixes (every word, any case, not mid-word), in the
+/// list's sort.
+#[tokio::test]
+async fn search_finds_tasks_by_the_start_of_their_words() {
+    let t = Target::new().await;
+    let user = t.user("searcher");
+    let mut ids = Vec::new();
+    for title in ["Buy milk", "Walk the dog", "buy MILLET seeds", "Silk"] {
+        ids.push(
+            t.create(&user, title).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let found = |answer: &Answer| -> Vec<String> {
+        assert_eq!(answer.status, 200);
+        answer
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (query, expected) in [
+        ("q=mil", vec![ids[2].clone(), ids[0].clone()]),
+        (
+            "q=buy%20mi&sort=created_at",
+            vec![ids[0].clone(), ids[2].clone()],
+        ),
+        ("q=BUY%20milk", vec![ids[0].clone()]),
+        ("q=ilk", vec![]),
+        ("q=dog%20walk", vec![ids[1].clone()]),
+    ] {
+        let answer = t
+            .call("GET", &format!("{}?{query}", tasks(&user)), &user, None)
+            .await;
+        assert_eq!(found(&answer), expected, "{query}");
+    }
+}
