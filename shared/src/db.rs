@@ -233,7 +233,7 @@ impl Database {
         cacheable: bool,
     ) -> Result<Vec<Row>, DbError> {
         let client = self.client().await?;
-        let (result, usable) = self.execute_on(&client, sql, params, cacheable, None).await;
+        let (result, usable, _) = self.execute_on(&client, sql, params, cacheable, None).await;
         if !usable {
             drop(Object::take(client));
         }
@@ -241,9 +241,9 @@ impl Database {
     }
 
     /// One statement on `client`, within the statement timeout (and, in a
-    /// transaction, by its `deadline`), and whether the connection may be
-    /// used again: one that timed out or lost its connection must not go
-    /// back to the pool.
+    /// transaction, by its `deadline`), whether the connection may be used
+    /// again (one that timed out or lost its connection must not go back to
+    /// the pool), and whether the statement was stale in a transaction.
     async fn execute_on(
         &self,
         client: &Object,
@@ -251,7 +251,7 @@ impl Database {
         params: &[Param<'_>],
         cacheable: bool,
         deadline: Option<tokio::time::Instant>,
-    ) -> (Result<Vec<Row>, DbError>, bool) {
+    ) -> (Result<Vec<Row>, DbError>, bool, bool) {
         let in_transaction = deadline.is_some();
         let timeout = match deadline {
             Some(deadline) => self
@@ -279,19 +279,20 @@ impl Database {
         };
         metrics::duration(metrics::name::DB_STATEMENT, started.elapsed());
         match answered {
-            Some(Ok(rows)) => (Ok(rows), true),
+            Some(Ok(rows)) => (Ok(rows), true, false),
             // Its connection task may not have seen the socket close yet:
             // make sure the next request gets another connection.
-            Some(Err(e)) if connection_lost(&e) => (Err(classify(e)), false),
+            Some(Err(e)) if connection_lost(&e) => (Err(classify(e)), false, false),
             // Inside a transaction a stale statement cannot be prepared
             // again (the error aborted it): the cache is cleared, and the
-            // client's retry works.
+            // transaction's owner runs it again on a fresh one
+            // (`Transaction::went_stale`), or answers 503.
             Some(Err(e)) if in_transaction && statement_stale(&e) => {
-                (Err(DbError::Unavailable), true)
+                (Err(DbError::Unavailable), true, true)
             }
-            Some(Err(e)) => (Err(classify(e)), true),
+            Some(Err(e)) => (Err(classify(e)), true, false),
             // Timed out: closed, not reused.
-            None => (Err(DbError::Unavailable), false),
+            None => (Err(DbError::Unavailable), false, false),
         }
     }
 
@@ -327,6 +328,10 @@ impl Database {
                     );
                 }
                 if in_transaction {
+                    // The transaction will run again from its start: after
+                    // `DISCARD ALL` or a reset the server forgot every name,
+                    // not only this one.
+                    client.statement_cache.clear();
                     return Err(e);
                 }
                 let text = statement_text(sql, self.plan_generation.load(Ordering::Relaxed));
@@ -492,6 +497,9 @@ pub struct Transaction<'db> {
     usable: AtomicBool,
     /// When its time is up: its statements share one statement timeout.
     deadline: tokio::time::Instant,
+    /// A cached statement was stale (`statement_stale`): the transaction is
+    /// aborted, but can run again from its start with fresh prepares.
+    stale: AtomicBool,
 }
 
 impl Database {
@@ -503,6 +511,7 @@ impl Database {
             client: Some(client),
             usable: AtomicBool::new(true),
             deadline: tokio::time::Instant::now() + self.statement_timeout,
+            stale: AtomicBool::new(false),
         };
         transaction.control("BEGIN").await?;
         Ok(transaction)
@@ -529,14 +538,25 @@ impl Transaction<'_> {
         if !self.usable.load(Ordering::Relaxed) {
             return Err(DbError::Unavailable);
         }
-        let (result, usable) = self
+        let (result, usable, stale) = self
             .db
             .execute_on(client, sql, params, cacheable, Some(self.deadline))
             .await;
         if !usable {
             self.usable.store(false, Ordering::Relaxed);
         }
+        if stale {
+            self.stale.store(true, Ordering::Relaxed);
+        }
         result
+    }
+
+    /// Whether a statement failed for being stale (a name the server
+    /// forgot, a plan a migration changed): nothing of it is committed, so
+    /// after `rollback` the whole transaction may run once more, and its
+    /// statements are prepared afresh.
+    pub fn went_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed) && self.usable.load(Ordering::Relaxed)
     }
 
     /// A statement without parameters or rows (`BEGIN`, `SAVEPOINT`, …).

@@ -255,43 +255,90 @@ async fn the_off_switch_works_through_a_pooler_without_prepared_statements() {
     drop(pooler);
 }
 
-/// Inside a batch's transaction a statement the server no longer knows
-/// cannot be prepared again (the error aborted the transaction): the batch
-/// is a 503 to retry, never a 500, writes nothing, and its retry works.
-#[tokio::test]
-async fn a_batch_on_a_forgotten_statement_is_a_503_and_its_retry_works() {
-    let app = TestApp::spawn_with(|vars| one_connection(vars, true)).await;
-    let database = app.state.tasks.database();
+/// Inside a batch's transaction a stale statement aborts it, and nothing
+/// of it was committed: the whole batch runs once more on a fresh
+/// transaction with fresh prepares, and succeeds; its key remembers the
+/// answer once.
+async fn a_stale_batch_runs_again_and_succeeds(
+    app: &TestApp,
+    make_stale: impl AsyncFnOnce(&TestApp),
+) {
     let path = "/api/u1/tasks/batch";
     let token = token("u1");
-    let send = |title: &'static str| {
-        let body = serde_json::json!({"operations": [{"op": "create", "task": {"title": title}}]});
-        app.send(
+    let token = &token;
+    let send = |key: &'static str, body: serde_json::Value| async move {
+        app.send_with(
             Method::POST,
             path,
-            Some(&token),
+            Some(token),
+            &[("idempotency-key", key)],
             Some((Some("application/json"), body.to_string().into())),
         )
-    };
-    assert_eq!(send("first").await.status, StatusCode::OK);
-    database
-        .query("DISCARD ALL", &[])
         .await
-        .expect("DISCARD ALL");
-    let reply = send("lost").await;
-    assert_eq!(
-        reply.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{:?}",
-        reply.json
-    );
-    assert_eq!(reply.headers["retry-after"], "1");
-    let reply = send("second").await;
+    };
+    let first = send(
+        "k1",
+        json!({"operations": [{"op": "create", "task": {"title": "first"}}]}),
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.json);
+    let task = &first.json["results"][0];
+    let (id, etag) = (task["task"]["id"].as_str().expect("id"), &task["etag"]);
+    make_stale(app).await;
+    // Every statement of a batch: the key's, the lock, an update, a run of
+    // creates, a delete.
+    let body = json!({"operations": [
+        {"op": "update", "id": id, "if_match": etag, "task": {"title": "renamed"}},
+        {"op": "create", "task": {"title": "second"}},
+        {"op": "create", "task": {"title": "third"}},
+        {"op": "complete", "id": id},
+    ]});
+    let reply = send("k2", body.clone()).await;
     assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json);
-    assert_eq!(reply.json["results"][0]["status"], 201);
-    assert_eq!(
-        app.stored_tasks("u1").await,
-        2,
-        "the lost batch wrote nothing"
-    );
+    let statuses: Vec<_> = reply.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["status"].as_u64().expect("status"))
+        .collect();
+    assert_eq!(statuses, [200, 201, 201, 200], "{:?}", reply.json);
+    assert_eq!(reply.json["results"][0]["task"]["title"], "renamed");
+    assert_eq!(reply.json["results"][3]["task"]["completed"], true);
+    assert_eq!(app.stored_tasks("u1").await, 3, "each create once");
+    // Remembered once, with the answer that was sent.
+    let again = send("k2", body).await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.json);
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.json, reply.json);
+    assert_eq!(app.stored_tasks("u1").await, 3);
+}
+
+#[tokio::test]
+async fn a_batch_on_a_statement_the_server_forgot_runs_again_and_succeeds() {
+    // Straight to PostgreSQL (see above: `DISCARD ALL` through PgBouncer).
+    let app = TestApp::spawn_with(|vars| one_connection(vars, true)).await;
+    a_stale_batch_runs_again_and_succeeds(&app, async |app: &TestApp| {
+        app.state
+            .tasks
+            .database()
+            .query("DISCARD ALL", &[])
+            .await
+            .expect("DISCARD ALL");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_on_a_plan_made_stale_by_a_migration_runs_again_and_succeeds() {
+    let app = TestApp::spawn_with(|vars| one_connection(vars, false)).await;
+    a_stale_batch_runs_again_and_succeeds(&app, async |app: &TestApp| {
+        // What the batch's statements return changes: 0A000.
+        app.db
+            .client()
+            .await
+            .batch_execute("ALTER TABLE tasks ALTER COLUMN title TYPE varchar(255)")
+            .await
+            .expect("migration");
+    })
+    .await;
 }

@@ -122,19 +122,69 @@ pub async fn run(
         return Ok(Reply::Ran(body(&answers)?));
     }
 
-    let tx = db.transaction().await?;
+    // A statement gone stale (issue 26) aborts the transaction, and
+    // nothing of it is committed: the whole batch runs once more on a fresh
+    // one, its statements prepared again. Its key is claimed again too (the
+    // claim is the transaction's): a retry that finds it taken or finished
+    // answers as any request would then.
+    let mut retried = false;
+    let (body, remembered) = loop {
+        let tx = db.transaction().await?;
+        match attempt(tasks, &tx, user, &batch, key).await {
+            Ok(Attempt::Commit(body, remembered)) => {
+                tx.commit().await?;
+                break (body, remembered);
+            }
+            Ok(Attempt::Rollback(reply)) => {
+                tx.rollback().await?;
+                return reply;
+            }
+            Err(_) if !retried && tx.went_stale() => {
+                tracing::warn!("batch hit a stale statement; running it once more");
+                retried = true;
+                tx.rollback().await?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    if remembered
+        && REMEMBERED
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(PURGE_EVERY)
+    {
+        batches::purge_expired_batches(db).await;
+    }
+    Ok(Reply::Ran(body))
+}
+
+/// How one run of a batch's transaction ends.
+enum Attempt {
+    /// Commit, and answer this body; whether it was remembered under the
+    /// request's key.
+    Commit(String, bool),
+    /// Roll back, and answer this (a failed atomic batch, a key in progress
+    /// or finished meanwhile).
+    Rollback(Result<Reply, ApiError>),
+}
+
+/// The batch on `tx`, from claiming its key to its answers.
+async fn attempt(
+    tasks: &TaskRepository,
+    tx: &Transaction<'_>,
+    user: &UserId,
+    batch: &Batch,
+    key: Option<&IdempotencyKey>,
+) -> Result<Attempt, ApiError> {
     if let Some(key) = key {
-        if !batches::lock_batch_key(&tx, user, key).await? {
-            tx.rollback().await?;
-            return Err(ApiError::IdempotencyKeyInProgress);
+        if !batches::lock_batch_key(tx, user, key).await? {
+            return Ok(Attempt::Rollback(Err(ApiError::IdempotencyKeyInProgress)));
         }
         // Finished between the first look and the lock.
-        if let Some(remembered) = batches::find_batch(&tx, user, key, &batch.fingerprint).await? {
-            tx.rollback().await?;
-            return replay(remembered);
+        if let Some(remembered) = batches::find_batch(tx, user, key, &batch.fingerprint).await? {
+            return Ok(Attempt::Rollback(replay(remembered)));
         }
     }
-    let on_tx = tasks.on(&tx);
+    let on_tx = tasks.on(tx);
     let mut ids: Vec<Uuid> = batch
         .operations
         .iter()
@@ -144,11 +194,10 @@ pub async fn run(
     ids.dedup();
     on_tx.lock_tasks(user, &ids).await?;
 
-    let answers = apply_all(&on_tx, &tx, user, &batch).await?;
+    let answers = apply_all(&on_tx, tx, user, batch).await?;
     if batch.atomic
         && let Some(failed) = answers.iter().position(|a| !a.succeeded())
     {
-        tx.rollback().await?;
         // The operations after the failed one never ran.
         let mut answers = answers;
         answers.resize_with(batch.operations.len(), || Answer::NotApplied { failed });
@@ -163,23 +212,15 @@ pub async fn run(
                 }
             })
             .collect::<Vec<_>>();
-        return Ok(Reply::Ran(body(&answers)?));
+        return Ok(Attempt::Rollback(body(&answers).map(Reply::Ran)));
     }
     let body = body(&answers)?;
     let wrote = answers.iter().any(Answer::succeeded);
     let remember = key.filter(|_| wrote);
     if let Some(key) = remember {
-        batches::remember_batch(&tx, user, key, &batch.fingerprint, &body).await?;
+        batches::remember_batch(tx, user, key, &batch.fingerprint, &body).await?;
     }
-    tx.commit().await?;
-    if remember.is_some()
-        && REMEMBERED
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(PURGE_EVERY)
-    {
-        batches::purge_expired_batches(db).await;
-    }
-    Ok(Reply::Ran(body))
+    Ok(Attempt::Commit(body, remember.is_some()))
 }
 
 fn replay(remembered: Remembered) -> Result<Reply, ApiError> {
