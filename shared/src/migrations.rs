@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005", "count_tasks_per_user"),
     migration!(6, "0006", "add_trash_history_changes"),
     migration!(7, "0007", "create_idempotent_batches"),
+    migration!(8, "0008", "count_tasks_per_statement"),
 ];
 
 /// The role the functions connect as (`migrations/0004`): rows of the

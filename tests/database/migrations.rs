@@ -82,6 +82,9 @@ async fn up_down_up() {
 
     // Down reverts one migration at a time, newest first.
     let (ok, out) = migrate(&db.url, "down --yes");
+    assert!(ok && out.contains("reverted 0008"), "{out}");
+    assert_eq!(tables(&db).await, ALL_TABLES);
+    let (ok, out) = migrate(&db.url, "down --yes");
     assert!(ok && out.contains("reverted 0007"), "{out}");
     assert!(!tables(&db).await.contains(&"idempotent_batches".to_owned()));
     let (ok, out) = migrate(&db.url, "down --yes");
@@ -111,7 +114,9 @@ async fn up_down_up() {
 
     let (ok, out) = migrate(&db.url, "up");
     assert!(
-        ok && ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+        ok && [
+            "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
+        ]
             .iter()
             .all(|v| out.contains(&format!("applied {v}"))),
         "{out}"
@@ -124,7 +129,7 @@ async fn up_down_up() {
 #[tokio::test]
 async fn tasks_from_before_0003_get_their_search_words() {
     let db = TestDb::new().await;
-    for version in ["0007", "0006", "0005", "0004", "0003"] {
+    for version in ["0008", "0007", "0006", "0005", "0004", "0003"] {
         let (ok, out) = migrate(&db.url, "down --yes");
         assert!(ok && out.contains(&format!("reverted {version}")), "{out}");
     }
@@ -360,7 +365,7 @@ async fn the_api_works_as_the_app_role() {
 #[tokio::test]
 async fn a_migration_behind_a_long_transaction_fails_fast() {
     let db = TestDb::new().await;
-    for version in ["0007", "0006", "0005"] {
+    for version in ["0008", "0007", "0006", "0005"] {
         let (ok, out) = migrate(&db.url, "down --yes");
         assert!(ok && out.contains(&format!("reverted {version}")), "{out}");
     }
