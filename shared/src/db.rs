@@ -505,6 +505,21 @@ pub struct Transaction<'db> {
 impl Database {
     /// Takes a pooled connection and opens a transaction on it.
     pub async fn transaction(&self) -> Result<Transaction<'_>, DbError> {
+        let (transaction, ()) = self.transaction_with(async |_| ()).await?;
+        Ok(transaction)
+    }
+
+    /// Opens a transaction with `reads` pipelined behind its `BEGIN`: their
+    /// statements go out before `BEGIN`'s answer is back, in one round
+    /// trip (tokio-postgres sends a statement when its future is first
+    /// polled, and the server runs them in order). `reads` must write
+    /// nothing: were `BEGIN` alone to fail, they would have run on their
+    /// own. Their outcome is returned beside the transaction (a failed
+    /// one, stale statements included, is theirs to report).
+    pub async fn transaction_with<T>(
+        &self,
+        reads: impl AsyncFnOnce(&Transaction<'_>) -> T,
+    ) -> Result<(Transaction<'_>, T), DbError> {
         let client = self.client().await?;
         let transaction = Transaction {
             db: self,
@@ -513,8 +528,10 @@ impl Database {
             deadline: tokio::time::Instant::now() + self.statement_timeout,
             stale: AtomicBool::new(false),
         };
-        transaction.control("BEGIN").await?;
-        Ok(transaction)
+        let (begun, read) =
+            futures_util::future::join(transaction.control("BEGIN"), reads(&transaction)).await;
+        begun?;
+        Ok((transaction, read))
     }
 }
 

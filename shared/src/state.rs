@@ -46,8 +46,43 @@ impl AppState {
     /// on it) and fetches the JWKS, at once, so that the first request pays
     /// for neither. Failures are logged.
     pub async fn warm_up(&self) {
+        self.warm_up_with(&[]).await
+    }
+
+    /// The same, preparing the `extra` statements too (a batch's).
+    pub async fn warm_up_with(&self, extra: &[db::TypedSql<'_>]) {
         let db = self.tasks.database();
-        tokio::join!(db.warm_up(&repository::HOT_STATEMENTS), self.auth.warm_up());
+        let hot: Vec<_> = repository::HOT_STATEMENTS
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        tokio::join!(db.warm_up(&hot), self.auth.warm_up());
+    }
+}
+
+/// The batch function's state: a task function's, warmed up with the
+/// batch's own statements too (`batch::HOT_STATEMENTS`). Its handler takes
+/// it as the `AppState` it derefs to.
+pub struct BatchState(AppState);
+
+impl std::ops::Deref for BatchState {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FunctionState for BatchState {
+    const SECRETS: &'static [&'static str] = AppState::SECRETS;
+    fn check(src: &impl Source) -> Result<(), config::ConfigError> {
+        AppState::check(src)
+    }
+    fn build(src: &impl Source) -> Result<Self, StartupError> {
+        AppState::build(src).map(Self)
+    }
+    async fn warm_up(&self) {
+        self.0.warm_up_with(&crate::batch::HOT_STATEMENTS).await
     }
 }
 
@@ -175,6 +210,11 @@ pub async fn start<S: FunctionState>() -> Result<Starting<S>, StartupError> {
 /// A task function's state; the first database connection and key set are
 /// opened now (a failure there is logged, not fatal: requests answer 503).
 pub async fn task_state() -> Result<Starting<AppState>, StartupError> {
+    start().await
+}
+
+/// The batch function's state (`BatchState`).
+pub async fn batch_state() -> Result<Starting<BatchState>, StartupError> {
     start().await
 }
 

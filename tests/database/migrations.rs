@@ -117,8 +117,8 @@ async fn up_down_up() {
         ok && [
             "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
         ]
-            .iter()
-            .all(|v| out.contains(&format!("applied {v}"))),
+        .iter()
+        .all(|v| out.contains(&format!("applied {v}"))),
         "{out}"
     );
     assert_eq!(tables(&db).await, ALL_TABLES);

@@ -56,6 +56,48 @@ async fn warm_up_prepares_every_hot_statement_with_the_types_its_route_uses() {
 }
 
 #[tokio::test]
+async fn the_batch_warm_up_prepares_every_statement_a_batch_runs() {
+    let app = TestApp::spawn_with(|vars| one_connection(vars, true)).await;
+    app.state.warm_up_with(&shared::batch::HOT_STATEMENTS).await;
+    let database = app.state.tasks.database();
+    let at_start = prepared_in_session(database).await;
+    assert_eq!(
+        at_start,
+        (HOT_STATEMENTS.len() + shared::batch::HOT_STATEMENTS.len()) as i64 + 1
+    );
+    for atomic in [true, false] {
+        let task = app.create("u1", "first").await;
+        let id = task["id"].as_str().expect("id");
+        let body = json!({"atomic": atomic, "operations": [
+            {"op": "create", "task": {"title": "new"}},
+            {"op": "update", "id": id, "task": {"title": "renamed"}},
+            {"op": "complete", "id": id},
+            {"op": "complete", "id": id, "completed": false},
+            {"op": "delete", "id": id},
+        ]});
+        let reply = app
+            .send_with(
+                Method::POST,
+                "/api/u1/tasks/batch",
+                Some(&token("u1")),
+                &[("idempotency-key", if atomic { "k1" } else { "k2" })],
+                Some((Some("application/json"), body.to_string().into())),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.json);
+        let statuses: Vec<_> = reply.json["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| r["status"].as_u64().expect("status"))
+            .collect();
+        assert_eq!(statuses, [201, 200, 200, 200, 204], "{:?}", reply.json);
+    }
+    // Every batch ran on the warmed session; none needed a new statement.
+    assert_eq!(prepared_in_session(database).await, at_start);
+}
+
+#[tokio::test]
 async fn a_statement_the_server_no_longer_knows_is_prepared_again() {
     // Straight to PostgreSQL: through PgBouncer, `DISCARD ALL` also makes
     // the pooler forget the client's statements, and it closes a client that

@@ -52,7 +52,9 @@ async fn the_task_count_is_exact_on_every_path() {
     let trash = |id: uuid::Uuid| {
         let path = format!("/api/u1/tasks/{id}");
         async move {
-            let reply = app.send(Method::DELETE, &path, Some(&token("u1")), None).await;
+            let reply = app
+                .send(Method::DELETE, &path, Some(&token("u1")), None)
+                .await;
             assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.json);
         }
     };

@@ -289,7 +289,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::from_env()?;
     let token = local_api::token::mint(&config.auth, "bench-batch", Duration::from_secs(7200))?;
     let state = AppState::new(&config)?;
-    state.warm_up().await;
+    state.warm_up_with(&shared::batch::HOT_STATEMENTS).await;
     let bench = Bench {
         state,
         token,

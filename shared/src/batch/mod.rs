@@ -7,3 +7,43 @@ mod run;
 
 pub use parse::{Batch, MAX_BATCH_BODY_BYTES, MAX_OPERATIONS, Operation, batch};
 pub use run::{Answer, Reply, run};
+
+use tokio_postgres::types::Type;
+
+use crate::{db::TypedSql, idempotency::batches, repository::batch::sql as batch_sql};
+
+/// The statements only a batch runs, with the types it binds, prepared at
+/// the batch function's warm-up beside `repository::HOT_STATEMENTS` (its
+/// updates, completes and deletes are the single routes'): a first batch
+/// on a connection prepares nothing on the spot.
+pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
+    (batches::sql::LOCK_BATCH_KEY, &[Type::TEXT, Type::TEXT]),
+    (
+        batches::sql::FIND_BATCH,
+        &[Type::TEXT, Type::TEXT, Type::BYTEA],
+    ),
+    (
+        batches::sql::REMEMBER_BATCH,
+        &[Type::TEXT, Type::TEXT, Type::BYTEA, Type::TEXT],
+    ),
+    // Every 16th keyed batch's housekeeping, the first one's too.
+    (batches::sql::PURGE_EXPIRED_BATCHES, &[]),
+    (batch_sql::LOCK_TASKS, &[Type::TEXT, Type::UUID_ARRAY]),
+    (
+        batch_sql::CREATE_TASKS,
+        &[
+            Type::TEXT,
+            Type::UUID_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::DATE_ARRAY,
+            Type::TIMESTAMPTZ_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::INT2_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::TEXT_ARRAY,
+            Type::INT4,
+        ],
+    ),
+];

@@ -129,8 +129,15 @@ pub async fn run(
     // answers as any request would then.
     let mut retried = false;
     let (body, remembered) = loop {
-        let tx = db.transaction().await?;
-        match attempt(tasks, &tx, user, &batch, key).await {
+        let (tx, claimed) = db
+            .transaction_with(async |tx| claim(tasks, tx, user, &batch, key).await)
+            .await?;
+        let attempt = match claimed {
+            Ok(None) => attempt(tasks, &tx, user, &batch, key).await,
+            Ok(Some(stop)) => Ok(Attempt::Rollback(stop)),
+            Err(e) => Err(e),
+        };
+        match attempt {
             Ok(Attempt::Commit(body, remembered)) => {
                 tx.commit().await?;
                 break (body, remembered);
@@ -167,24 +174,46 @@ enum Attempt {
     Rollback(Result<Reply, ApiError>),
 }
 
-/// The batch on `tx`, from claiming its key to its answers.
-async fn attempt(
+/// What a batch reads before it writes, pipelined with its `BEGIN`
+/// (`Database::transaction_with`): its key claimed and looked up again,
+/// in one round trip, or else its existing tasks locked. `Some`: the
+/// answer, without running (the key in progress, or finished between
+/// the first look and the claim).
+async fn claim(
     tasks: &TaskRepository,
     tx: &Transaction<'_>,
     user: &UserId,
     batch: &Batch,
     key: Option<&IdempotencyKey>,
-) -> Result<Attempt, ApiError> {
-    if let Some(key) = key {
-        if !batches::lock_batch_key(tx, user, key).await? {
-            return Ok(Attempt::Rollback(Err(ApiError::IdempotencyKeyInProgress)));
-        }
-        // Finished between the first look and the lock.
-        if let Some(remembered) = batches::find_batch(tx, user, key, &batch.fingerprint).await? {
-            return Ok(Attempt::Rollback(replay(remembered)));
-        }
+) -> Result<Option<Result<Reply, ApiError>>, ApiError> {
+    let Some(key) = key else {
+        lock_tasks(tasks, tx, user, batch).await?;
+        return Ok(None);
+    };
+    let (claimed, found) = futures_util::future::join(
+        batches::lock_batch_key(tx, user, key),
+        batches::find_batch(tx, user, key, &batch.fingerprint),
+    )
+    .await;
+    if !claimed? {
+        return Ok(Some(Err(ApiError::IdempotencyKeyInProgress)));
     }
-    let on_tx = tasks.on(tx);
+    if let Some(remembered) = found? {
+        return Ok(Some(replay(remembered)));
+    }
+    // Only once the key is ours: these locks may wait.
+    lock_tasks(tasks, tx, user, batch).await?;
+    Ok(None)
+}
+
+/// Locks the batch's existing tasks in id order (the lock order of every
+/// write: task rows first, then the user row).
+async fn lock_tasks(
+    tasks: &TaskRepository,
+    tx: &Transaction<'_>,
+    user: &UserId,
+    batch: &Batch,
+) -> Result<(), DbError> {
     let mut ids: Vec<Uuid> = batch
         .operations
         .iter()
@@ -192,8 +221,19 @@ async fn attempt(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    on_tx.lock_tasks(user, &ids).await?;
+    tasks.on(tx).lock_tasks(user, &ids).await
+}
 
+/// The batch on `tx`, its key claimed and its tasks locked (`claim`):
+/// its answers, and whether to commit them.
+async fn attempt(
+    tasks: &TaskRepository,
+    tx: &Transaction<'_>,
+    user: &UserId,
+    batch: &Batch,
+    key: Option<&IdempotencyKey>,
+) -> Result<Attempt, ApiError> {
+    let on_tx = tasks.on(tx);
     let answers = apply_all(&on_tx, tx, user, batch).await?;
     if batch.atomic
         && let Some(failed) = answers.iter().position(|a| !a.succeeded())
@@ -274,6 +314,9 @@ async fn apply_all(
 ) -> Result<Vec<Answer>, ApiError> {
     let ops = &batch.operations;
     let mut answers: Vec<Answer> = Vec::with_capacity(ops.len());
+    // Not atomic: whether a step's savepoint is held (released with the
+    // next step's, or by `COMMIT`, which releases them all).
+    let mut savepoint = false;
     while answers.len() < ops.len() {
         let at = answers.len();
         let creates: Vec<&NewTask> = ops[at..]
@@ -284,11 +327,17 @@ async fn apply_all(
             })
             .collect();
         let mut done: Vec<Answer> = if !creates.is_empty() {
-            guarded(tx, batch.atomic, create_run(tasks, user, &creates)).await?
+            guarded(
+                tx,
+                batch.atomic,
+                &mut savepoint,
+                create_run(tasks, user, &creates),
+            )
+            .await?
         } else {
             match &ops[at] {
                 Err(e) => vec![Answer::Refused(clone_refusal(e))],
-                Ok(op) => guarded(tx, batch.atomic, apply(tasks, user, op)).await?,
+                Ok(op) => guarded(tx, batch.atomic, &mut savepoint, apply(tasks, user, op)).await?,
             }
         };
         let failed = batch.atomic && done.iter().any(|a| !a.succeeded());
@@ -303,19 +352,35 @@ async fn apply_all(
 /// Runs one step (an operation, or a run of creates): in a batch that is
 /// not atomic, under a savepoint, rolled back to when nothing of the step
 /// succeeded (a run of creates stopped by the task limit keeps those made).
+/// The last step's savepoint's `RELEASE`, this step's `SAVEPOINT` and its
+/// first statement go out together, in one round trip: nothing they answer is
+/// needed to send the next (a failure of either fails the batch, which
+/// then commits nothing).
 async fn guarded(
     tx: &Transaction<'_>,
     atomic: bool,
+    savepoint_held: &mut bool,
     step: impl Future<Output = Result<Vec<Answer>, ApiError>>,
 ) -> Result<Vec<Answer>, ApiError> {
     if atomic {
         return step.await;
     }
-    tx.savepoint().await?;
-    let answers = step.await?;
-    if answers.iter().any(Answer::succeeded) {
-        tx.release_savepoint().await?;
-    } else {
+    let held = *savepoint_held;
+    let release = async {
+        if held {
+            tx.release_savepoint().await
+        } else {
+            Ok(())
+        }
+    };
+    let (released, marked, answers) =
+        futures_util::future::join3(release, tx.savepoint(), step).await;
+    released?;
+    marked?;
+    *savepoint_held = true;
+    let answers = answers?;
+    if !answers.iter().any(Answer::succeeded) {
+        // The savepoint stays, released with the next step's.
         tx.rollback_to_savepoint().await?;
     }
     Ok(answers)

@@ -55,7 +55,7 @@ async fn serve() -> Result<(), String> {
     )?;
 
     let state = AppState::new(&config).map_err(|e| e.to_string())?;
-    state.warm_up().await;
+    state.warm_up_with(&shared::batch::HOT_STATEMENTS).await;
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
