@@ -61,31 +61,6 @@ impl AppState {
     }
 }
 
-/// The batch function's state: a task function's, warmed up with the
-/// batch's own statements too (`batch::HOT_STATEMENTS`). Its handler takes
-/// it as the `AppState` it derefs to.
-pub struct BatchState(AppState);
-
-impl std::ops::Deref for BatchState {
-    type Target = AppState;
-    fn deref(&self) -> &AppState {
-        &self.0
-    }
-}
-
-impl FunctionState for BatchState {
-    const SECRETS: &'static [&'static str] = AppState::SECRETS;
-    fn check(src: &impl Source) -> Result<(), config::ConfigError> {
-        AppState::check(src)
-    }
-    fn build(src: &impl Source) -> Result<Self, StartupError> {
-        AppState::build(src).map(Self)
-    }
-    async fn warm_up(&self) {
-        self.0.warm_up_with(&crate::batch::HOT_STATEMENTS).await
-    }
-}
-
 /// Why a function could not start: bad configuration, an unusable
 /// database or key-set setting, or secrets that could not be fetched.
 #[derive(Debug, thiserror::Error)]
@@ -210,11 +185,6 @@ pub async fn start<S: FunctionState>() -> Result<Starting<S>, StartupError> {
 /// A task function's state; the first database connection and key set are
 /// opened now (a failure there is logged, not fatal: requests answer 503).
 pub async fn task_state() -> Result<Starting<AppState>, StartupError> {
-    start().await
-}
-
-/// The batch function's state (`BatchState`).
-pub async fn batch_state() -> Result<Starting<BatchState>, StartupError> {
     start().await
 }
 

@@ -1,1 +1,1 @@
-shared::function_main!(shared::state::batch_state(), batch_tasks::handler);
+shared::function_main!(shared::batch::batch_state(), batch_tasks::handler);

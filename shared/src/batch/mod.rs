@@ -10,7 +10,13 @@ pub use run::{Answer, Reply, run};
 
 use tokio_postgres::types::Type;
 
-use crate::{db::TypedSql, idempotency::batches, repository::batch::sql as batch_sql};
+use crate::{
+    config::{self, Source},
+    db::TypedSql,
+    idempotency::batches,
+    repository::batch::sql as batch_sql,
+    state::{AppState, FunctionState, Starting, StartupError, start},
+};
 
 /// The statements only a batch runs, with the types it binds, prepared at
 /// the batch function's warm-up beside `repository::HOT_STATEMENTS` (its
@@ -47,3 +53,33 @@ pub const HOT_STATEMENTS: [TypedSql<'static>; 6] = [
         ],
     ),
 ];
+
+/// The batch function's state: a task function's, warmed up with the
+/// batch's own statements too (`batch::HOT_STATEMENTS`). Its handler takes
+/// it as the `AppState` it derefs to.
+pub struct BatchState(AppState);
+
+impl std::ops::Deref for BatchState {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.0
+    }
+}
+
+impl FunctionState for BatchState {
+    const SECRETS: &'static [&'static str] = AppState::SECRETS;
+    fn check(src: &impl Source) -> Result<(), config::ConfigError> {
+        AppState::check(src)
+    }
+    fn build(src: &impl Source) -> Result<Self, StartupError> {
+        AppState::build(src).map(Self)
+    }
+    async fn warm_up(&self) {
+        self.0.warm_up_with(&HOT_STATEMENTS).await
+    }
+}
+
+/// The batch function's state (`BatchState`).
+pub async fn batch_state() -> Result<Starting<BatchState>, StartupError> {
+    start().await
+}
