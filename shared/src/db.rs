@@ -505,7 +505,7 @@ pub struct Transaction<'db> {
 impl Database {
     /// Takes a pooled connection and opens a transaction on it.
     pub async fn transaction(&self) -> Result<Transaction<'_>, DbError> {
-        let (transaction, ()) = self.transaction_with(async |_| ()).await?;
+        let (transaction, ()) = self.transaction_with(None, async |_| ()).await?;
         Ok(transaction)
     }
 
@@ -515,9 +515,13 @@ impl Database {
     /// polled, and the server runs them in order). `reads` must write
     /// nothing: were `BEGIN` alone to fail, they would have run on their
     /// own. Their outcome is returned beside the transaction (a failed
-    /// one, stale statements included, is theirs to report).
+    /// one, stale statements included, is theirs to report). `deadline`:
+    /// an earlier one's, for a transaction run again (`went_stale`), so
+    /// that both together take one statement's time; else one statement
+    /// timeout from now.
     pub async fn transaction_with<T>(
         &self,
+        deadline: Option<tokio::time::Instant>,
         reads: impl AsyncFnOnce(&Transaction<'_>) -> T,
     ) -> Result<(Transaction<'_>, T), DbError> {
         let client = self.client().await?;
@@ -525,7 +529,8 @@ impl Database {
             db: self,
             client: Some(client),
             usable: AtomicBool::new(true),
-            deadline: tokio::time::Instant::now() + self.statement_timeout,
+            deadline: deadline
+                .unwrap_or_else(|| tokio::time::Instant::now() + self.statement_timeout),
             stale: AtomicBool::new(false),
         };
         let (begun, read) =
@@ -574,6 +579,11 @@ impl Transaction<'_> {
     /// statements are prepared afresh.
     pub fn went_stale(&self) -> bool {
         self.stale.load(Ordering::Relaxed) && self.usable.load(Ordering::Relaxed)
+    }
+
+    /// When its time is up.
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
     }
 
     /// A statement without parameters or rows (`BEGIN`, `SAVEPOINT`, …).

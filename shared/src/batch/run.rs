@@ -127,10 +127,14 @@ pub async fn run(
     // one, its statements prepared again. Its key is claimed again too (the
     // claim is the transaction's): a retry that finds it taken or finished
     // answers as any request would then.
-    let mut retried = false;
+    // Both runs share the first one's deadline: one statement's slot of
+    // the time budget.
+    let mut retry_until = None;
     let (body, remembered) = loop {
         let (tx, claimed) = db
-            .transaction_with(async |tx| claim(tasks, tx, user, &batch, key).await)
+            .transaction_with(retry_until, async |tx| {
+                claim(tasks, tx, user, &batch, key).await
+            })
             .await?;
         let attempt = match claimed {
             Ok(None) => attempt(tasks, &tx, user, &batch, key).await,
@@ -146,9 +150,9 @@ pub async fn run(
                 tx.rollback().await?;
                 return reply;
             }
-            Err(_) if !retried && tx.went_stale() => {
+            Err(_) if retry_until.is_none() && tx.went_stale() => {
                 tracing::warn!("batch hit a stale statement; running it once more");
-                retried = true;
+                retry_until = Some(tx.deadline());
                 tx.rollback().await?;
             }
             Err(e) => return Err(e),
