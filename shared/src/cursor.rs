@@ -133,6 +133,13 @@ fn clamp(micros: i64) -> i64 {
     micros.clamp(MIN_MICROS, MAX_MICROS)
 }
 
+/// Whether a time read from a client's token is one PostgreSQL can bind:
+/// within its timestamp range, or one of the two infinities. Outside it
+/// the statement would fail (22008), a 500 for a forged token.
+pub(crate) fn time_in_range(micros: i64) -> bool {
+    matches!(micros, i64::MIN | i64::MAX) || (MIN_MICROS..=MAX_MICROS).contains(&micros)
+}
+
 /// The history cursor's format byte.
 const HISTORY_FORMAT: u8 = 1;
 

@@ -115,7 +115,8 @@ impl Token {
                 let id: [u8; 16] = id.try_into().ok()?;
                 Position::Walk {
                     floor: nonnegative(i64::from_be_bytes(*floor))?,
-                    created_at_micros: i64::from_be_bytes(*created_at),
+                    created_at_micros: Some(i64::from_be_bytes(*created_at))
+                        .filter(|&t| crate::cursor::time_in_range(t))?,
                     id: Uuid::from_bytes(id),
                 }
             }
@@ -149,6 +150,27 @@ mod tests {
             epoch: 1_770_000_000_123_456,
             issued_at: 1_770_000_000,
             position,
+        }
+    }
+
+    /// A walk token's time outside PostgreSQL's range is not one of ours
+    /// (a 400 naming `since`), never a statement that fails (a 500).
+    #[test]
+    fn a_forged_walk_time_is_malformed() {
+        for created_at_micros in [-0x4000_0000_0000_0000, 0x4000_0000_0000_0000, i64::MIN + 1] {
+            let t = token(
+                "alice",
+                Position::Walk {
+                    floor: 7,
+                    created_at_micros,
+                    id: Uuid::now_v7(),
+                },
+            );
+            assert_eq!(
+                Token::decode(&t.encode(), "alice"),
+                Err(Refused::Malformed),
+                "{created_at_micros}"
+            );
         }
     }
 

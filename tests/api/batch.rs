@@ -686,3 +686,34 @@ async fn each_operation_takes_its_own_seq_and_history_entry() {
         .get(0);
     assert_eq!(trashed, 1, "in the trash");
 }
+
+/// An atomic batch names its first failure in order, even when a later
+/// operation is invalid: an earlier delete of a task that does not exist
+/// is its 404, and the invalid one is a 424 like the rest, never run.
+#[tokio::test]
+async fn an_atomic_batch_names_its_first_failure_in_order() {
+    let app = TestApp::spawn().await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let before = written(&app, "u").await;
+    let reply = batch(
+        &app,
+        "u",
+        None,
+        &json!({"operations": [
+            create("made, then rolled back"),
+            {"op": "delete", "id": unknown},
+            {"op": "create", "task": {"title": ""}},
+        ]}),
+    )
+    .await;
+    assert_eq!(statuses(&reply), [424, 404, 424], "{}", reply.json);
+    let results = &reply.json["results"];
+    assert!(
+        results[2]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("operation 1"),
+        "{results}"
+    );
+    assert_eq!(written(&app, "u").await, before, "nothing written");
+}

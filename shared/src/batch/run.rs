@@ -106,10 +106,17 @@ pub async fn run(
         return replay(remembered);
     }
     check_time_zones(tasks, &mut batch).await?;
+    // An atomic batch answers its first failure in order. When the first
+    // operation is invalid nothing can fail before it: no SQL at all. One
+    // invalid further on still runs those before it (then rolls back),
+    // since one of them may fail first (a 404, a 412).
     if batch.atomic
-        && let Some(failed) = batch.operations.iter().position(Result::is_err)
+        && let Some(failed) = batch
+            .operations
+            .first()
+            .is_some_and(Result::is_err)
+            .then_some(0)
     {
-        // Invalid: no SQL at all.
         let answers = batch
             .operations
             .into_iter()
