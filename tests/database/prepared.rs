@@ -164,6 +164,42 @@ async fn a_plan_made_stale_by_a_migration_is_prepared_again_never_a_500() {
     assert_eq!(list.status, StatusCode::OK, "{:?}", list.json);
 }
 
+/// The keyed POST's statements (prepared when first run, not at warm-up)
+/// recover from a stale plan too: a new key creates, the first key still
+/// replays its answer, never a 500.
+#[tokio::test]
+async fn a_keyed_post_after_a_migration_is_prepared_again_never_a_500() {
+    let app = TestApp::spawn_with(|vars| one_connection(vars, false)).await;
+    let post = |key: &'static str, title: &'static str| {
+        let app = &app;
+        async move {
+            let body = serde_json::json!({ "title": title }).to_string();
+            app.send_with(
+                Method::POST,
+                "/api/u1/tasks",
+                Some(&token("u1")),
+                &[("idempotency-key", key)],
+                Some((Some("application/json"), body.into())),
+            )
+            .await
+        }
+    };
+    let first = post("k1", "before the migration").await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.json);
+    app.db
+        .client()
+        .await
+        .batch_execute("ALTER TABLE tasks ALTER COLUMN title TYPE varchar(255)")
+        .await
+        .expect("migration");
+    let second = post("k2", "after the migration").await;
+    assert_eq!(second.status, StatusCode::CREATED, "{:?}", second.json);
+    let replay = post("k1", "before the migration").await;
+    assert_eq!(replay.status, StatusCode::CREATED, "{:?}", replay.json);
+    assert_eq!(replay.json["id"], first.json["id"]);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+}
+
 /// After a pooler restart, the connections it cut are replaced, and their
 /// statements prepared again: the first request after it succeeds.
 #[tokio::test]
