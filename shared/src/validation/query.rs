@@ -126,20 +126,8 @@ pub fn list_query(req: &Request) -> Result<ListQuery, ApiError> {
 /// cursor of another list is a 400 naming `cursor`. Other parameters are
 /// ignored.
 pub fn trash_query(req: &Request) -> Result<TrashQuery, ApiError> {
-    let params = req.query_string_parameters_ref();
-    let single = |name: &str| -> Result<Option<&str>, ApiError> {
-        match params
-            .and_then(|p| p.all(name))
-            .unwrap_or_default()
-            .as_slice()
-        {
-            [] => Ok(None),
-            [one] => Ok(Some(*one)),
-            _ => Err(bad(name, "given more than once")),
-        }
-    };
-    let limit = page_size(single("limit")?)?;
-    let after = single("cursor")?
+    let limit = page_size(single(req, "limit")?)?;
+    let after = single(req, "cursor")?
         .map(|raw| match Cursor::decode(raw) {
             Some(cursor) if cursor.is_of_trash() => Ok(cursor),
             Some(_) => Err(bad(
@@ -153,7 +141,21 @@ pub fn trash_query(req: &Request) -> Result<TrashQuery, ApiError> {
 }
 
 /// `limit`: 1–1000, default 1000.
-fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
+/// A parameter given at most once (the pages' `limit`, `cursor`, `since`).
+pub(super) fn single<'r>(req: &'r Request, name: &str) -> Result<Option<&'r str>, ApiError> {
+    match req
+        .query_string_parameters_ref()
+        .and_then(|p| p.all(name))
+        .unwrap_or_default()
+        .as_slice()
+    {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(bad(name, "given more than once")),
+    }
+}
+
+pub(super) fn page_size(raw: Option<&str>) -> Result<usize, ApiError> {
     match raw {
         None => Ok(MAX_PAGE_SIZE),
         Some(raw) => raw
@@ -180,7 +182,7 @@ fn belongs(cursor: &Cursor, sort: Sort, filters: &Filters) -> bool {
         }
 }
 
-fn bad(name: &str, reason: impl std::fmt::Display) -> ApiError {
+pub(super) fn bad(name: &str, reason: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("{name}: {reason}"))
 }
 
