@@ -347,18 +347,7 @@ impl<E: Executor> TaskRepository<E> {
             sort: query.sort,
             fingerprint: query.filters.fingerprint(),
         };
-        let mut tasks: Vec<Task> = rows.into_iter().map(Task).collect();
-        let next = if tasks.len() > query.limit {
-            tasks.truncate(query.limit);
-            tasks.last().map(|t| positions.of(t)).transpose()?
-        } else {
-            None
-        };
-        Ok(Page {
-            tasks,
-            next,
-            positions,
-        })
+        Page::of_rows(rows, query.limit, positions)
     }
 
     /// Creates the task, and its owner's row on the owner's first write,

@@ -238,6 +238,23 @@ pub struct Page {
 pub const MAX_PAGE_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 impl Page {
+    /// The page from rows fetched one past `limit`: the extra row only
+    /// says that more follow, after the last task kept.
+    pub fn of_rows(rows: Vec<Row>, limit: usize, positions: Positions) -> Result<Self, DbError> {
+        let mut tasks: Vec<Task> = rows.into_iter().map(Task).collect();
+        let next = if tasks.len() > limit {
+            tasks.truncate(limit);
+            tasks.last().map(|t| positions.of(t)).transpose()?
+        } else {
+            None
+        };
+        Ok(Self {
+            tasks,
+            next,
+            positions,
+        })
+    }
+
     /// The page as a JSON array that ends before the body would pass
     /// `max_bytes` (it always holds at least one task), its ETag, and the
     /// position the next page starts after, if any task follows.

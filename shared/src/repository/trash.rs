@@ -311,18 +311,7 @@ impl<E: Executor> TaskRepository<E> {
             sort: Sort::default(),
             fingerprint: TRASH_FINGERPRINT,
         };
-        let mut tasks: Vec<Task> = rows.into_iter().map(Task).collect();
-        let next = if tasks.len() > limit {
-            tasks.truncate(limit);
-            tasks.last().map(|t| positions.of(t)).transpose()?
-        } else {
-            None
-        };
-        Ok(Page {
-            tasks,
-            next,
-            positions,
-        })
+        Page::of_rows(rows, limit, positions)
     }
 
     /// Takes up to 100 trashed tasks past their 30 days away for good, of
