@@ -8,8 +8,6 @@
 //! comes from that statement's snapshot. Why no change is skipped:
 //! docs/design.md, "The change feed".
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -19,6 +17,7 @@ use crate::{
     cursor::SortValue,
     db::DbError,
     error::ApiError,
+    housekeeping::NowAndThen,
     repository::{
         TaskRepository,
         changes::{ChangeRows, Counters, WalkFrom, column},
@@ -266,18 +265,15 @@ impl Items {
     }
 }
 
-/// Every 16th page of a feed or of a history per execution environment
-/// purges the feed's old rows (`purge_bounds`): no scheduler to run. Not
-/// the first: a cold environment's first answer is slow enough.
-const PURGE_EVERY: u32 = 16;
-static READS: AtomicU32 = AtomicU32::new(0);
+/// Pages of a feed or of a history read in this execution environment:
+/// every 16th purges the feed's old rows (`purge_bounds`).
+static READS: NowAndThen = NowAndThen::after_the_first();
 
 /// After a read's answer is built: now and then, up to 100 tombstones past
 /// their 90 days and up to 100 history entries past their 365, of any
 /// user. A failure is only logged: the caller's answer stands.
 pub async fn purge_bounds(tasks: &TaskRepository) {
-    let read = READS.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-    if !read.is_multiple_of(PURGE_EVERY) {
+    if !READS.due() {
         return;
     }
     if let Err(e) = tasks.purge_tombstones().await {

@@ -16,7 +16,7 @@
 //! - the task's JSON: `task`, `timestamp`; a list's order: `sort`, and its
 //!   cursor: `cursor`; the words a task is found by: `search`;
 //! - what a function builds once at start: `state`; its secrets on
-//!   Lambda: `secrets`.
+//!   Lambda: `secrets`; purges without a scheduler: `housekeeping`.
 
 pub mod auth;
 pub mod batch;
@@ -29,6 +29,7 @@ pub mod error;
 pub mod etag;
 pub mod event;
 pub mod history;
+pub mod housekeeping;
 pub mod idempotency;
 pub mod input;
 pub mod json;

@@ -5,8 +5,6 @@
 //! back. Not atomic: each operation under a savepoint, so a failed one
 //! undoes only itself.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use lambda_http::http::StatusCode;
 use uuid::Uuid;
 
@@ -16,6 +14,7 @@ use crate::{
     db::{DbError, Transaction},
     endpoint,
     error::ApiError,
+    housekeeping::NowAndThen,
     idempotency::{
         IdempotencyKey,
         batches::{self, Remembered},
@@ -84,10 +83,9 @@ pub enum Reply {
     Replayed(String),
 }
 
-/// Every how many keyed batches (per execution environment) expired
-/// entries are purged, as keyed POSTs do theirs.
-const PURGE_EVERY: u32 = 16;
-static REMEMBERED: AtomicU32 = AtomicU32::new(0);
+/// Keyed batches remembered in this execution environment: every 16th
+/// purges the expired ones, as keyed POSTs do their keys.
+static REMEMBERED: NowAndThen = NowAndThen::from_the_first();
 
 /// Runs `batch` for `user`: its answers as the 200's body, or the replay
 /// of `key`'s first answer. 409 / 422 for a key in progress or reused;
@@ -165,11 +163,7 @@ pub async fn run(
             Err(e) => return Err(e),
         }
     };
-    if remembered
-        && REMEMBERED
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(PURGE_EVERY)
-    {
+    if remembered && REMEMBERED.due() {
         batches::purge_expired_batches(db).await;
     }
     Ok(Reply::Ran(body))

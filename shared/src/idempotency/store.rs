@@ -3,10 +3,7 @@
 //! expired keys are purged along the way. Scoped by user id, as every
 //! statement; it answers in storage terms, never HTTP.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU32, Ordering},
-};
+use std::sync::Arc;
 
 use tokio_postgres::types::Type;
 use uuid::Uuid;
@@ -15,6 +12,7 @@ use super::header::{IdempotencyKey, fingerprint};
 use crate::{
     auth::UserId,
     db::{Database, DbError},
+    housekeeping::NowAndThen,
     input::{Due, NewTask},
     repository::{Words, check_time_zone, owner_locked, refused_input, task_columns},
     task::{Task, column},
@@ -143,19 +141,14 @@ pub enum Creation {
     LimitReached,
 }
 
-/// Every how many keys claimed (per execution environment) expired keys
-/// are purged. Each purge removes up to 100, so more go than come
-/// (100 / 16 > 1): the table holds about a day of keys without any
-/// scheduler. Not every time: the purge costs about as much as the claim.
-const PURGE_EVERY: u32 = 16;
-
 #[derive(Clone)]
 pub struct IdempotencyStore {
     db: Database,
     /// The most tasks one user may store.
     max_tasks: i32,
-    /// Keys claimed in this execution environment.
-    claimed: Arc<AtomicU32>,
+    /// Keys claimed through this store: every 16th purges expired keys,
+    /// so the table holds about a day of keys.
+    claimed: Arc<NowAndThen>,
 }
 
 impl IdempotencyStore {
@@ -220,11 +213,7 @@ impl IdempotencyStore {
         }
         let created = row.try_get::<_, Option<Uuid>>(column::ID);
         if created.map_err(DbError::internal)?.is_some() {
-            if self
-                .claimed
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(PURGE_EVERY)
-            {
+            if self.claimed.due() {
                 self.purge_expired_keys().await;
             }
             return Ok(Creation::Created(Task(row)));

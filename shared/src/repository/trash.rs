@@ -11,8 +11,6 @@
 //! takes no seq and writes no history, by data dependency. Lock order:
 //! the task's row, then the user's row (docs/design.md).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
@@ -21,6 +19,7 @@ use crate::{
     auth::UserId,
     cursor::{Cursor, TRASH_FINGERPRINT},
     db::{DbError, Executor},
+    housekeeping::NowAndThen,
     sort::Sort,
     task::{Page, Positions, Task, column},
 };
@@ -190,13 +189,9 @@ pub enum Restored {
     LimitReached,
 }
 
-/// Every how many trash moves (per execution environment) the expired
-/// trash is purged: each purge takes up to 100 rows and a move adds one,
-/// so more go than come (100 / 16 > 1). As `idempotency::store`'s keys.
-const PURGE_EVERY: u32 = 16;
-
-/// Trash moves in this execution environment (one process).
-static TRASHED: AtomicU32 = AtomicU32::new(0);
+/// Trash moves in this execution environment (one process): every 16th
+/// purges the expired trash.
+static TRASHED: NowAndThen = NowAndThen::from_the_first();
 
 impl<E: Executor> TaskRepository<E> {
     /// Moves the task to the trash (DELETE /tasks/{id}). With `versions`,
@@ -315,7 +310,7 @@ impl<E: Executor> TaskRepository<E> {
     }
 
     /// Takes up to 100 trashed tasks past their 30 days away for good, of
-    /// any user; how many. Run every `PURGE_EVERY` trash moves.
+    /// any user; how many. Run every 16th trash move (`TRASHED`).
     pub async fn purge_trash(&self) -> Result<i64, DbError> {
         // Unnamed: run once in 16 moves, it need not hold a statement in
         // every session's cache.
@@ -337,9 +332,7 @@ impl<E: Executor> TaskRepository<E> {
         if self.db.in_transaction() {
             return;
         }
-        if TRASHED
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(PURGE_EVERY)
+        if TRASHED.due()
             && let Err(e) = self.purge_trash().await
         {
             tracing::warn!(error = %e, "purging the expired trash failed");
