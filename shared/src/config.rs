@@ -298,7 +298,7 @@ impl AuthConfig {
 
 impl JwksConfig {
     fn new(src: &impl Source, url: String) -> Result<Self, ConfigError> {
-        let parsed_url = reqwest::Url::parse(&url).map_err(|e| ConfigError {
+        let parsed_url = url::Url::parse(&url).map_err(|e| ConfigError {
             name: "JWKS_URL",
             reason: format!("`{url}` is not a URL ({e})"),
         })?;
@@ -397,7 +397,7 @@ fn refuse_plaintext_to_remote(pg: &tokio_postgres::Config) -> Result<(), ConfigE
 }
 
 /// The literal `localhost`, 127.0.0.0/8 or `::1`; a name is not resolved.
-fn is_loopback(url: &reqwest::Url) -> bool {
+fn is_loopback(url: &url::Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;
     };

@@ -16,7 +16,7 @@ use lambda_http::{
     aws_lambda_events::apigw::ApiGatewayV2httpRequest,
     http::{HeaderName, HeaderValue, Uri, header::HOST},
 };
-use reqwest::Url;
+use url::Url;
 
 use crate::error::ApiError;
 

@@ -16,7 +16,8 @@
 //! - the task's JSON: `task`, `timestamp`; a list's order: `sort`, and its
 //!   cursor: `cursor`; the words a task is found by: `search`;
 //! - what a function builds once at start: `state`; its secrets on
-//!   Lambda: `secrets`; purges without a scheduler: `housekeeping`.
+//!   Lambda: `secrets`; the HTTP requests it makes itself (secrets, key
+//!   set): `http1`; purges without a scheduler: `housekeeping`.
 
 pub mod auth;
 pub mod batch;
@@ -30,6 +31,7 @@ pub mod etag;
 pub mod event;
 pub mod history;
 pub mod housekeeping;
+mod http1;
 pub mod idempotency;
 pub mod input;
 pub mod json;

@@ -9,14 +9,16 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::Empty;
 use hyper::{Request, StatusCode, body::Bytes};
-use hyper_util::rt::TokioIo;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use tokio::net::TcpStream;
 
-use crate::config::{ConfigError, Source};
+use crate::{
+    config::{ConfigError, Source},
+    http1,
+};
 
 /// How the environment names the secret that holds `<NAME>`.
 pub const ARN_SUFFIX: &str = "_SECRET_ARN";
@@ -172,11 +174,6 @@ impl Extension {
         let stream = TcpStream::connect(("127.0.0.1", self.port))
             .await
             .map_err(|e| format!("the extension is not reachable: {e}"))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("the extension is not reachable: {e}"))?;
-        // The connection is driven beside the request; it ends with it.
-        tokio::spawn(connection);
         let path = format!(
             "/secretsmanager/get?secretId={}",
             utf8_percent_encode(id, NON_ALPHANUMERIC)
@@ -186,19 +183,18 @@ impl Extension {
             .header("x-aws-parameters-secrets-token", &self.token)
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
+        let answer = http1::get(Box::new(stream), request)
             .await
             .map_err(|e| format!("the extension did not answer: {e}"))?;
         // Its error bodies may quote the request; only the status is kept.
-        if response.status() != StatusCode::OK {
-            return Err(format!("the extension answered {}", response.status()));
+        let status = answer.response.status();
+        if status != StatusCode::OK {
+            return Err(format!("the extension answered {status}"));
         }
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
+        let body = answer
+            .body(MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| format!("reading the answer failed: {e}"))?
-            .to_bytes();
+            .map_err(|e| format!("reading the answer failed: {e}"))?;
         #[derive(Deserialize)]
         struct Answer {
             #[serde(rename = "SecretString")]

@@ -510,3 +510,44 @@ async fn an_endless_chunked_key_set_is_cut_off_at_the_cap() {
         "{sent} bytes were produced before the client gave up"
     );
 }
+
+/// One deadline, `JWKS_FETCH_TIMEOUT_MS`, bounds the whole fetch: an
+/// endpoint that takes the connection and never answers, or sends its
+/// head and then stalls in the body, makes a 503, never a hung request.
+#[tokio::test]
+async fn a_stalled_jwks_endpoint_is_given_up_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let key = TestKey::generate(Algorithm::EdDSA, "k");
+    for head in [
+        "",
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"keys\":[",
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        // Every connection is kept open, and answered with `head` at most.
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                held.push(socket);
+            }
+        });
+        let url = format!("http://{addr}/jwks");
+        let app = TestApp::spawn_with(move |vars| {
+            vars.insert("JWKS_URL".into(), url);
+            vars.insert("JWKS_FETCH_TIMEOUT_MS".into(), "300".into());
+            vars.insert("JWT_ISSUER".into(), ISSUER.into());
+            vars.insert("JWT_AUDIENCE".into(), ISSUER.into());
+            vars.remove("BETTER_AUTH_SECRET");
+        })
+        .await;
+        wait(1100).await; // past the retry interval of the start's failed fetch
+        assert_eq!(
+            app.list_status("alice", &key.sign(&claims("alice"))).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{head:?}"
+        );
+    }
+}

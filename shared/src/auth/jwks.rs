@@ -20,7 +20,9 @@ use jsonwebtoken::{
 };
 use serde::Deserialize;
 
-use crate::{config::JwksConfig, tls::Tls};
+use crate::{config::JwksConfig, http1::BodyError, tls::Tls};
+
+mod client;
 
 /// After a failed fetch, the next one may come this soon: a token we cannot
 /// verify gets a 503 with `Retry-After`, and the retry should find out.
@@ -50,7 +52,7 @@ pub struct KeySetupError(String);
 
 pub struct KeySet {
     config: JwksConfig,
-    client: reqwest::Client,
+    client: client::Client,
     cache: Mutex<Cache>,
     /// Held while fetching: concurrent misses wait for one fetch.
     refresh: tokio::sync::Mutex<()>,
@@ -69,16 +71,8 @@ struct Cache {
 
 impl KeySet {
     pub fn new(config: JwksConfig, tls: &Tls) -> Result<Self, KeySetupError> {
-        // A redirect could lead to keys served by someone else, or in clear.
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.fetch_timeout)
-            .connect_timeout(config.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::none());
-        if config.url.starts_with("https:") {
-            let connector = tls.connector().map_err(|e| KeySetupError(e.to_string()))?;
-            builder = builder.use_preconfigured_tls(connector);
-        }
-        let client = builder.build().map_err(|e| KeySetupError(e.to_string()))?;
+        let client =
+            client::Client::new(&config.url, config.fetch_timeout, tls).map_err(KeySetupError)?;
         Ok(Self {
             config,
             client,
@@ -163,41 +157,37 @@ impl KeySet {
         }
     }
 
-    /// The set and its `Cache-Control: max-age`, if it gives one.
+    /// The set and its `Cache-Control: max-age`, if it gives one, within
+    /// the fetch timeout: connecting, TLS, and the whole answer.
     async fn download(&self) -> Result<(Cache, Option<Duration>), String> {
-        let mut response = self
+        let timeout = self.config.fetch_timeout;
+        tokio::time::timeout(timeout, self.download_now())
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+    }
+
+    async fn download_now(&self) -> Result<(Cache, Option<Duration>), String> {
+        // Never redirected: a redirect could lead to keys served by someone
+        // else, or in clear.
+        let answer = self
             .client
-            .get(&self.config.url)
-            .send()
+            .get()
             .await
             .map_err(|e| format!("request failed: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("answered {}", response.status()));
+        let status = answer.response.status();
+        if !status.is_success() {
+            return Err(format!("answered {status}"));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err("key set is too large".into());
-        }
-        let max_age = response
+        let max_age = answer
+            .response
             .headers()
-            .get(reqwest::header::CACHE_CONTROL)
+            .get(hyper::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(max_age);
-        // Chunk by chunk: an answer without Content-Length (chunked) is cut
-        // off at the cap, not read whole first.
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the body failed: {e}"))?
-        {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err("key set is too large".into());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = answer.body(MAX_JWKS_BYTES).await.map_err(|e| match e {
+            BodyError::TooLarge(_) => "key set is too large".to_owned(),
+            BodyError::Read(e) => format!("reading the body failed: {e}"),
+        })?;
         Ok((parse(&body)?, max_age))
     }
 }
